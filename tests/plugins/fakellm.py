@@ -1,0 +1,1 @@
+"""Fixtures for the fake LLM server (tests/fakellm/)."""
