@@ -20,8 +20,8 @@ from typing import Any, Callable, Mapping
 from . import events
 from .asyncutil import drive
 from .chat import ChatResult, gather_usage_summary, validate_summary_method
-from .human import HumanInputNeeded, make_request
-from .termination import AnswerReplay, current_replay, install_replay, uninstall_replay
+from .human import HumanInputNeeded, make_request, may_suspend
+from .termination import AnswerReplay, TerminationMixin, current_replay, install_replay, uninstall_replay
 from .turns import TurnsMixin, is_group_manager, warn_exact_terminate
 
 SNAPSHOT_VERSION = 1
@@ -294,13 +294,16 @@ class Conversation(TurnsMixin):
             replay = AnswerReplay(self.pending["answers"] if self.pending else None)
             token = install_replay(replay)
         participants = self.participants()
-        before = self._capture(participants)
+        # Capturing costs a copy of every history, so it is taken only when a suspension can
+        # happen; without one the step never needs rolling back.
+        before = self._capture(participants) if self._may_suspend(participants, outer) else None
         try:
             with events.installed(self.sink, self.id):
                 try:
                     progressed = await self._advance(aio)
                 except HumanInputNeeded as needed:
-                    self._rollback(before, participants)
+                    if before is not None:
+                        self._rollback(before, participants)
                     request = needed.request or make_request(self.initiator.name, None, "", "always")
                     self.pending = {"request": dict(request), "answers": list(replay.log), "waiting": True}
                     events.emit("human_input_needed", request=dict(request))
@@ -312,6 +315,17 @@ class Conversation(TurnsMixin):
         self.pending = None
         self.cursor["steps"] += 1
         return progressed
+
+    def _may_suspend(self, participants: dict[str, Any], outer: AnswerReplay | None) -> bool:
+        if self.pending is not None or outer is not None:  # resuming, or nested in a step that may
+            return True
+        for agent in participants.values():
+            if may_suspend(getattr(agent, "human_input_provider", None)):
+                return True
+            # A subclass's own get_human_input may raise HumanInputNeeded too.
+            if type(agent).get_human_input is not TerminationMixin.get_human_input:
+                return True
+        return False
 
     def _capture(self, participants: dict[str, Any]) -> dict:
         names = set(participants)

@@ -94,8 +94,23 @@ class SuspendingInput:
     through `Conversation.answer()`.
     """
 
+    may_suspend = True
+
     def __call__(self, request: HumanInputRequest) -> str:
         raise HumanInputNeeded(request)
 
     def __repr__(self) -> str:
         return "SuspendingInput()"
+
+
+def may_suspend(provider: object) -> bool:
+    """Whether `provider` can raise HumanInputNeeded instead of answering.
+
+    The console and scripted providers always answer (or block), so a conversation whose
+    participants all use them never needs the pre-step state that rolling back a suspension
+    takes. A provider may state it with a `may_suspend` attribute; unknown ones are assumed to.
+    """
+    declared = getattr(provider, "may_suspend", None)
+    if declared is not None:
+        return bool(declared)
+    return not isinstance(provider, (ConsoleInput, ScriptedInput))

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the engine benchmark on Parley and on the reference engine side by side, in one run, and
+# writes docs/benchmarks.md. The reference is installed only in bench/.venv-reference, never as a
+# project dependency.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REF_VENV=bench/.venv-reference
+REF_PIN="autogen==0.14.1"
+if [ ! -x "$REF_VENV/bin/python" ] || ! "$REF_VENV/bin/python" -c "import autogen" 2>/dev/null; then
+  echo "bench: installing the reference ($REF_PIN) into $REF_VENV"
+  python3 -m venv "$REF_VENV"
+  "$REF_VENV/bin/pip" install -q "$REF_PIN"
+fi
+exec .venv/bin/python bench/compare.py --reference-python "$REF_VENV/bin/python" --rounds "${BENCH_ROUNDS:-5}"
