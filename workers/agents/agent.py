@@ -215,7 +215,7 @@ class ConversableAgent(
     def use_docker(self) -> bool | str | None:
         if self._code_execution_config is False:
             return None
-        if hasattr(self._code_runner, "use_docker"):  # legacy runner: its live value (images get committed)
+        if hasattr(self._code_runner, "use_docker"):  # legacy runner: the value it decided at construction
             return self._code_runner.use_docker
         return self._code_execution_config.get("use_docker")
 
