@@ -3,4 +3,6 @@
 pytest_plugins = [
     "tests.plugins.services",
     "tests.plugins.fakellm",
+    "tests.plugins.channels",
+    "tests.plugins.browser",
 ]

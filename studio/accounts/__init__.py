@@ -1,0 +1,1 @@
+"""Users, workspaces and memberships, and the access helpers every workspace view uses."""

@@ -1,0 +1,7 @@
+"""Websocket routes, collected from each app's `routing.websocket_urlpatterns`."""
+
+from studio.system.routing import websocket_urlpatterns as system_routes
+
+websocket_urlpatterns = [
+    *system_routes,
+]

@@ -1,0 +1,1 @@
+"""The System status page, its websocket, and the `serve` command (embedded mode)."""

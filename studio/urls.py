@@ -1,0 +1,9 @@
+from django.urls import include, path
+
+from studio import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/", include("studio.accounts.urls")),
+    path("system/", include("studio.system.urls")),
+]

@@ -1,0 +1,132 @@
+"""The relay: publish an event to a channel-layer group, from any thread or event loop.
+
+Production uses channels_redis, reachable from any thread. Embedded mode uses Channels'
+in-memory layer, whose queues belong to the ASGI server's event loop and do not wake consumers
+when written from another thread; so the embedded server registers its loop here and publish()
+hops onto it with run_coroutine_threadsafe.
+
+An event's `type` names the consumer handler: "worker.check" -> `worker_check`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import re
+import threading
+from typing import Literal, TypedDict, Union
+from uuid import UUID
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+# How long a worker thread waits for the server loop to take an embedded publish.
+EMBEDDED_PUBLISH_TIMEOUT = 5.0
+
+_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
+class WorkerCheckEvent(TypedDict):
+    type: Literal["worker.check"]
+    hostname: str
+    latency_ms: float
+    requested_at: float
+
+
+# Later issues add run events here (message, token, human input, finished...).
+RelayEvent = Union[WorkerCheckEvent]
+
+
+def group_for_user(user_public_id: UUID | str) -> str:
+    """The group a user's own sockets join (the system page, notifications)."""
+    return f"user.{UUID(str(user_public_id)).hex}"
+
+
+def group_for_run(run_public_id: UUID | str) -> str:
+    """The group every viewer of one run joins."""
+    return f"run.{UUID(str(run_public_id)).hex}"
+
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+_pending: set[asyncio.Future | concurrent.futures.Future] = set()  # keeps scheduled sends alive until done
+
+
+def register_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Called by the embedded server on its event loop at startup."""
+    global _server_loop
+    with _loop_lock:
+        _server_loop = loop
+
+
+def unregister_server_loop(loop: asyncio.AbstractEventLoop | None = None) -> None:
+    global _server_loop
+    with _loop_lock:
+        if loop is None or _server_loop is loop:
+            _server_loop = None
+
+
+def server_loop() -> asyncio.AbstractEventLoop | None:
+    return _server_loop
+
+
+def _forget(pending: asyncio.Future | concurrent.futures.Future) -> None:
+    """Done-callback of a scheduled send: drop our reference, and log a failure nobody awaits."""
+    _pending.discard(pending)
+    if pending.cancelled():
+        return
+    error = pending.exception()
+    if error is not None:
+        logger.error("relay: a scheduled group_send failed", exc_info=error)
+
+
+def publish(group: str, event: RelayEvent) -> None:
+    """Send `event` to every consumer in `group`.
+
+    Raises ValueError for a malformed event, RuntimeError when the in-memory layer is used with
+    no server loop to deliver on, and the layer's own errors (e.g. Redis down) unchanged.
+    """
+    if not isinstance(event, dict) or not _TYPE_PATTERN.match(str(event.get("type", ""))):
+        raise ValueError(f"event must be a dict whose 'type' looks like 'area.name' (got {event!r})")
+    if not isinstance(group, str) or not group:
+        raise ValueError(f"group must be a non-empty string (got {group!r})")
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("CHANNEL_LAYERS is not configured; the relay has nowhere to publish")
+    message = dict(event)
+
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    # Only the in-memory layer is tied to one loop; Redis is reachable from anywhere.
+    loop = _server_loop if isinstance(layer, InMemoryChannelLayer) else None
+    if loop is not None and loop.is_closed():
+        loop = None
+
+    if running is not None:
+        # Already on an event loop: never block it waiting for the send (on the server loop
+        # that would deadlock the in-memory layer). Schedule on the server loop if there is
+        # one, else on this loop.
+        if loop is None or loop is running:
+            pending: asyncio.Future | concurrent.futures.Future = running.create_task(layer.group_send(group, message))
+        else:
+            pending = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+        _pending.add(pending)
+        pending.add_done_callback(_forget)
+        return
+
+    if loop is not None:
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+        future.result(timeout=EMBEDDED_PUBLISH_TIMEOUT)
+        return
+    if isinstance(layer, InMemoryChannelLayer):
+        raise RuntimeError(
+            "the in-memory channel layer only delivers on the embedded server's event loop, and "
+            "none is registered (run `manage.py serve`, or set REDIS_URL for separate workers)"
+        )
+    from asgiref.sync import async_to_sync
+
+    async_to_sync(layer.group_send)(group, message)
