@@ -20,9 +20,9 @@ SCENARIOS = {
 }
 
 
-def run_once(python: str, engine: str) -> dict:
+def run_once(python: str, engine: str, *extra: str) -> dict:
     out = subprocess.run(
-        [python, str(ROOT / "bench" / "engine_turns.py"), "--engine", engine, "--repeat", "3"],
+        [python, str(ROOT / "bench" / "engine_turns.py"), "--engine", engine, "--repeat", "3", *extra],
         cwd=ROOT, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -45,6 +45,12 @@ def main() -> None:
     parser.add_argument("--reference-python", required=True)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    # A ratio only means something if both engines did the same work: same messages, same order.
+    ours = run_once(sys.executable, "parley", "--transcripts")
+    theirs = run_once(args.reference_python, "reference", "--transcripts")
+    for key in SCENARIOS:
+        if [list(m) for m in ours[key]] != [list(m) for m in theirs[key]]:
+            sys.exit(f"bench: the engines' transcripts differ in {key}; the timings would not be comparable")
     samples: dict[str, dict[str, list[float]]] = {"parley": {}, "reference": {}}
     for round_no in range(args.rounds):
         for engine, python in (("parley", sys.executable), ("reference", args.reference_python)):
@@ -77,7 +83,9 @@ reference AG2-classic engine (`autogen=={ref_version}`, installed only in the be
 environment). The model is an in-process scripted client registered with `model_client_cls`, so
 every reply takes each engine's real LLM path with no model time. Engines alternate round by round
 ({args.rounds} rounds × 3 repeats each; medians), so both see the same machine load; compare the
-ratio, since absolute times drift on shared machines. Target: Parley ≤ 0.5× the reference.
+ratio, since absolute times drift on shared machines. Before timing, the run checks that both
+engines produce identical transcripts (speaker, role and content of every message) for each
+scenario. Target: Parley ≤ 0.5× the reference.
 
 | scenario | Parley per turn | reference per turn | ratio (Parley / reference) |
 |---|---|---|---|

@@ -82,16 +82,22 @@ def assistant(autogen, name):
     return agent
 
 
-def two_agent_chat(autogen) -> int:
+def transcript(messages) -> list:
+    return [(m.get("name"), m.get("role"), m.get("content")) for m in messages]
+
+
+def two_agent_chat(autogen, record=None) -> int:
     helper = assistant(autogen, "helper")
     user = autogen.UserProxyAgent(
         name="user", human_input_mode="NEVER", code_execution_config=False, default_auto_reply="Go on."
     )
     result = user.initiate_chat(helper, message="Start.", max_turns=TWO_AGENT_TURNS, silent=True)
+    if record is not None:
+        record["two_agent"] = transcript(result.chat_history)
     return len(result.chat_history)
 
 
-def group_chat(autogen) -> int:
+def group_chat(autogen, record=None) -> int:
     members = [assistant(autogen, name) for name in ("planner", "coder", "reviewer")]
     user = autogen.UserProxyAgent(
         name="user", human_input_mode="NEVER", code_execution_config=False, default_auto_reply="Go on."
@@ -101,6 +107,8 @@ def group_chat(autogen) -> int:
     )
     manager = autogen.GroupChatManager(groupchat=chat, llm_config=False)
     user.initiate_chat(manager, message="Start.", silent=True)
+    if record is not None:
+        record["group_round_robin"] = transcript(chat.messages)
     return len(chat.messages)
 
 
@@ -121,8 +129,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--engine", choices=["parley", "reference"], required=True)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--transcripts", action="store_true", help="print the transcripts instead of timings")
     args = parser.parse_args()
     autogen = load_engine(args.engine)
+    if args.transcripts:
+        record: dict = {}
+        with contextlib.redirect_stdout(io.StringIO()):
+            two_agent_chat(autogen, record)
+            group_chat(autogen, record)
+        print(json.dumps(record))
+        return
     timed(two_agent_chat, autogen, 1)  # warm imports and caches before measuring
     result = {
         "engine": args.engine,
