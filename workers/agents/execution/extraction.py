@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..messages import content_str
 from .base import CodeBlock
 
 UNKNOWN = "unknown"
@@ -14,41 +15,13 @@ UNKNOWN = "unknown"
 CODE_BLOCK_PATTERN = r"```[ \t]*(\w+)?[ \t]*\r?\n(.*?)\r?\n[ \t]*```"
 _INLINE_CODE_PATTERN = r"`([^`]+)`"
 
-try:  # the engine's own text view, once messages.py provides it
-    from workers.agents.messages import content_str as _content_str
-except ImportError:
-    _content_str = None
-
-
-def _text_view(content: Any) -> str:
-    """The text view of message content (spec §1.1)."""
-    if _content_str is not None:
-        return _content_str(content)
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts: list[str] = []
-        for item in content:
-            kind = item.get("type") if isinstance(item, dict) else None
-            if kind == "text":
-                parts.append(item.get("text", ""))
-            elif kind == "image_url":
-                parts.append("<image>")
-            else:
-                raise ValueError(f"content: unsupported part {item!r}; expected a text or image_url part")
-        return "\n".join(parts)
-    raise TypeError(f"content: expected str, list or None, got {type(content).__name__}")
-
-
 def extract_code(
     text: Any,
     pattern: str = CODE_BLOCK_PATTERN,
     detect_single_line_code: bool = False,
 ) -> list[tuple[str, str]]:
     """Legacy extractor: ``[(lang, code), ...]``; ``[("unknown", text)]`` means "no code"."""
-    text = _text_view(text)
+    text = content_str(text)
     if not detect_single_line_code:
         found = re.findall(pattern, text, flags=re.DOTALL)
         return found if found else [(UNKNOWN, text)]
@@ -79,7 +52,7 @@ class MarkdownCodeExtractor:
     """Executor-flavour extractor: CodeBlock objects, ``[]`` when there is no code."""
 
     def extract_code_blocks(self, message: Any) -> list[CodeBlock]:
-        text = _text_view(message)
+        text = content_str(message)
         blocks: list[CodeBlock] = []
         for lang, code in re.findall(CODE_BLOCK_PATTERN, text, flags=re.DOTALL):
             if not lang:

@@ -13,7 +13,7 @@ import anthropic
 import httpx2  # the SDKs' HTTP library: a stream can raise its errors unwrapped
 
 from .anthropic_convert import from_anthropic_content, to_anthropic_messages, to_anthropic_tool_choice, to_anthropic_tools
-from .base import PLACEHOLDER_API_KEY, ProviderReply, TokenCallback, status_error, wants_stream
+from .base import PLACEHOLDER_API_KEY, ProviderReply, TokenCallback, sdk_options, status_error, wants_stream
 from .errors import LLMAuthenticationError, LLMConnectionError, LLMError, LLMTimeoutError
 
 DEFAULT_MAX_TOKENS = 4096
@@ -51,13 +51,7 @@ class AnthropicProvider:
 
     def sdk(self) -> anthropic.Anthropic:
         if self._sdk is None:
-            options: dict[str, Any] = {"api_key": self._api_key(), "max_retries": 0}  # our retry policy only
-            if self.base_url:
-                options["base_url"] = self.base_url
-            if self.entry.get("timeout") is not None:
-                options["timeout"] = float(self.entry["timeout"])
-            if self.entry.get("default_headers"):
-                options["default_headers"] = dict(self.entry["default_headers"])
+            options = sdk_options(self.entry, self._api_key(), self.base_url)
             self._sdk = anthropic.Anthropic(**options)
         return self._sdk
 

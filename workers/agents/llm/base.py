@@ -107,3 +107,15 @@ def status_error(*, status: int, body: Any, headers: Any, fallback: str, where: 
     if status in (400, 422):
         return LLMBadRequest(f"{where} rejected the request for model {model}: {message}", **detail)
     return LLMError(f"{where} answered {status} for model {model}: {message}", **detail)
+
+
+def sdk_options(entry: dict, api_key: str, base_url: str | None) -> dict[str, Any]:
+    """Constructor options both SDK clients take; retries are off because ours is the only policy."""
+    options: dict[str, Any] = {"api_key": api_key, "max_retries": 0}
+    if base_url:
+        options["base_url"] = base_url
+    if entry.get("timeout") is not None:
+        options["timeout"] = float(entry["timeout"])
+    if entry.get("default_headers"):
+        options["default_headers"] = dict(entry["default_headers"])
+    return options

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import openai
 import httpx2  # the SDKs' HTTP library: a stream can raise its errors unwrapped
 
-from .base import PLACEHOLDER_API_KEY, ProviderReply, TokenCallback, status_error, wants_stream
+from .base import PLACEHOLDER_API_KEY, ProviderReply, TokenCallback, sdk_options, status_error, wants_stream
 from .errors import LLMAuthenticationError, LLMConnectionError, LLMError, LLMTimeoutError
 from .tokens import completion_tokens, prompt_tokens
 
@@ -70,13 +70,7 @@ class OpenAIProvider:
     def sdk(self) -> openai.OpenAI:
         """The SDK client, built on first use so a missing key surfaces as a call error (and falls back)."""
         if self._sdk is None:
-            options: dict[str, Any] = {"api_key": self._api_key(), "max_retries": 0}  # our retry policy only
-            if self.base_url:
-                options["base_url"] = self.base_url
-            if self.entry.get("timeout") is not None:
-                options["timeout"] = float(self.entry["timeout"])
-            if self.entry.get("default_headers"):
-                options["default_headers"] = dict(self.entry["default_headers"])
+            options = sdk_options(self.entry, self._api_key(), self.base_url)
             if self.entry.get("organization"):
                 options["organization"] = self.entry["organization"]
             self._sdk = openai.OpenAI(**options)
