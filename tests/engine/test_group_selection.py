@@ -10,7 +10,8 @@ import pytest
 from workers.agents.agent import ConversableAgent
 from workers.agents.groupchat import GroupChat, GroupChatManager
 from workers.agents.human import ScriptedInput
-from workers.agents.selection import NoEligibleSpeakerError, mentioned_agents
+from workers.agents.auto_selection import mentioned_agents
+from workers.agents.selection import NoEligibleSpeakerError
 
 
 def member(name: str, reply: str | None = None, **kwargs) -> ConversableAgent:

@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
-from . import selection
+from . import auto_selection, selection
 from .agent import Agent, ConversableAgent
 from .group_loop import GroupChatStepper, asker_for
 from .prompts import GROUP_CHAT_MANAGER_SYSTEM_MESSAGE
@@ -48,10 +48,10 @@ class GroupChat:
     speaker_transitions_type: str | None = None
     enable_clear_history: bool = False
     send_introductions: bool = False
-    select_speaker_message_template: str = selection.SELECT_SPEAKER_MESSAGE_TEMPLATE
-    select_speaker_prompt_template: str | None = selection.SELECT_SPEAKER_PROMPT_TEMPLATE
-    select_speaker_auto_multiple_template: str = selection.SELECT_SPEAKER_AUTO_MULTIPLE_TEMPLATE
-    select_speaker_auto_none_template: str = selection.SELECT_SPEAKER_AUTO_NONE_TEMPLATE
+    select_speaker_message_template: str = auto_selection.SELECT_SPEAKER_MESSAGE_TEMPLATE
+    select_speaker_prompt_template: str | None = auto_selection.SELECT_SPEAKER_PROMPT_TEMPLATE
+    select_speaker_auto_multiple_template: str = auto_selection.SELECT_SPEAKER_AUTO_MULTIPLE_TEMPLATE
+    select_speaker_auto_none_template: str = auto_selection.SELECT_SPEAKER_AUTO_NONE_TEMPLATE
     select_speaker_transform_messages: Any = None
     select_speaker_auto_verbose: bool | None = False
     select_speaker_auto_model_client_cls: Any = None
@@ -158,16 +158,16 @@ class GroupChat:
     # ----------------------------------------------------------------- selection
 
     def select_speaker_msg(self, agents: list | None = None) -> str:
-        return selection.select_speaker_message(self.select_speaker_message_template, self._or_all(agents))
+        return auto_selection.select_speaker_message(self.select_speaker_message_template, self._or_all(agents))
 
     def select_speaker_prompt(self, agents: list | None = None) -> str | None:
-        return selection.select_speaker_prompt(self.select_speaker_prompt_template, self._or_all(agents))
+        return auto_selection.select_speaker_prompt(self.select_speaker_prompt_template, self._or_all(agents))
 
     def _participant_roles(self, agents: list | None = None) -> str:
-        return selection.participant_roles(self._or_all(agents))
+        return auto_selection.participant_roles(self._or_all(agents))
 
     def _mentioned_agents(self, message_content: Any, agents: list | None = None) -> dict[str, int]:
-        return selection.mentioned_agents(message_content, self._or_all(agents))
+        return auto_selection.mentioned_agents(message_content, self._or_all(agents))
 
     def manual_select_speaker(self, agents: list | None = None, ask: selection.AskHuman | None = None) -> Any:
         return selection.manual_choice(self, agents, ask or selection._console_ask)
@@ -190,7 +190,7 @@ class GroupChat:
     # ----------------------------------------------------------------- transcript
 
     def introductions_msg(self, agents: list | None = None) -> str:
-        return f"{self.DEFAULT_INTRO_MSG}\n\n{selection.participant_roles(self._or_all(agents))}"
+        return f"{self.DEFAULT_INTRO_MSG}\n\n{auto_selection.participant_roles(self._or_all(agents))}"
 
     def append(self, message: dict, speaker: Any) -> None:
         """Add `message` to the transcript, in place (§8.2 a): name = speaker unless role "function"."""
