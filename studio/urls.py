@@ -6,4 +6,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("studio.accounts.urls")),
     path("system/", include("studio.system.urls")),
+    path("", include("studio.crews.urls")),
 ]

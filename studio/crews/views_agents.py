@@ -1,0 +1,90 @@
+"""Agent pages: the agent library list, create/edit with every field, delete with confirmation."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from studio.crews import services
+from studio.crews.forms import AgentForm
+from studio.crews.models import AgentDef
+from studio.crews.views import (
+    READ,
+    WRITE,
+    _get_agent_for_user,
+    can_edit,
+    place_errors,
+    render_page,
+    workspace_for_reading,
+    workspace_for_writing,
+)
+
+LIST = "crews/agent_list.html"
+FORM = "crews/agent_form.html"
+DELETE = "crews/agent_delete.html"
+
+
+@login_required
+@require_GET
+def agent_list(request: HttpRequest) -> HttpResponse:
+    workspace = workspace_for_reading(request)
+    agents = AgentDef.objects.filter(workspace=workspace).select_related("model").order_by("name")
+    return render_page(request, LIST, {"workspace": workspace, "agents": agents, "can_edit": can_edit(workspace)},
+                       partial="agent-table")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_create(request: HttpRequest) -> HttpResponse:
+    workspace = workspace_for_writing(request)
+    return _agent_form(request, AgentDef(workspace=workspace), editable=True)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    agent = _get_agent_for_user(request, public_id, WRITE if request.method == "POST" else READ)
+    return _agent_form(request, agent, editable=can_edit(agent.workspace))
+
+
+def _agent_form(request: HttpRequest, agent: AgentDef, *, editable: bool) -> HttpResponse:
+    title, is_new = agent.name, agent.pk is None
+    workspace = agent.workspace
+    if request.method == "POST":
+        form = AgentForm(request.POST, instance=agent, workspace=workspace)
+        if form.is_valid():
+            try:
+                services.save_agent(form.instance, user=request.user)
+            except ValidationError as error:
+                place_errors(form, error)
+            else:
+                messages.success(request, f"Saved the agent {agent.name}.")
+                return redirect("crews:agent_edit", public_id=agent.public_id)
+    else:
+        form = AgentForm(instance=agent, workspace=workspace)
+    crews = [] if is_new else services.crews_using_agent(agent)
+    context = {"form": form, "agent": agent, "title": title or "New agent", "is_new": is_new, "crews": crews,
+                "can_edit": editable}
+    return render(request, FORM, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_delete(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """GET asks for confirmation, naming the crews that use the agent; POST deletes."""
+    agent = _get_agent_for_user(request, public_id, WRITE)
+    if request.method == "POST":
+        name = agent.name
+        crews = services.delete_agent(agent, user=request.user)
+        text = f"Deleted the agent {name}."
+        if crews:
+            text += " It was removed from " + ", ".join(f"“{crew.name}”" for crew in crews) + "."
+        messages.success(request, text)
+        return redirect("crews:agent_list")
+    return render(request, DELETE, {"agent": agent, "crews": services.crews_using_agent(agent)})
