@@ -138,6 +138,7 @@ INSTALLED_APPS = [
     "channels",
     "studio.accounts",
     "studio.crews",
+    "studio.runs",
     "studio.system",
 ]
 

@@ -6,5 +6,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("studio.accounts.urls")),
     path("system/", include("studio.system.urls")),
+    path("runs/", include("studio.runs.urls")),
     path("", include("studio.crews.urls")),
 ]

@@ -35,8 +35,33 @@ class WorkerCheckEvent(TypedDict):
     requested_at: float
 
 
-# Later issues add run events here (message, token, human input, finished...).
-RelayEvent = Union[WorkerCheckEvent]
+class RunMessageEvent(TypedDict):
+    """The run's transcript now reaches `seq`; viewers read what they lack from the database."""
+
+    type: Literal["run.message"]
+    run: str
+    seq: int
+
+
+class RunTokensEvent(TypedDict):
+    """Streamed text of a reply in progress (batched, never persisted)."""
+
+    type: Literal["run.tokens"]
+    run: str
+    agent: str
+    text: str
+
+
+class RunStatusEvent(TypedDict):
+    """The run's status changed (running, awaiting_input, completed...); `seq` as in RunMessageEvent."""
+
+    type: Literal["run.status"]
+    run: str
+    status: str
+    seq: int
+
+
+RelayEvent = Union[WorkerCheckEvent, RunMessageEvent, RunTokensEvent, RunStatusEvent]
 
 
 def group_for_user(user_public_id: UUID | str) -> str:
