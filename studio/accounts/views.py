@@ -10,6 +10,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import FormView
 
 from studio.accounts.forms import SignUpForm
@@ -34,7 +35,17 @@ class SignUpView(FormView):
         )
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(self.request, f"Welcome to Parley, {user.get_username()}.")
-        return redirect("home")
+        return redirect(self._next_url() or "home")
+
+    def _next_url(self) -> str:
+        """Where to go after signing up (e.g. back to an invitation link), if it is on this site."""
+        target = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        safe = url_has_allowed_host_and_scheme(target, allowed_hosts={self.request.get_host()},
+                                               require_https=self.request.is_secure())
+        return target if safe else ""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "next": self._next_url()}
 
 
 class LoginView(auth_views.LoginView):
