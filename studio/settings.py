@@ -23,6 +23,7 @@ Variables (all optional unless stated):
                              Set PARLEY_HTTPS=0 for a plain-HTTP deployment (trusted network only).
   PARLEY_SANDBOX_IMAGE       the code sandbox image (default parley-sandbox)
   PARLEY_WORKER_CONCURRENCY  threads per Celery worker (default 8)
+  PARLEY_RUN_*, PARLEY_RUNS_QUEUE  run heartbeat, recovery and relay timing: see studio/runs/conf.py
 
 A missing or malformed variable raises SettingsError; manage.py and asgi.py print its one line.
 """
@@ -241,6 +242,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 if PARLEY_EMBEDDED:
     # The in-memory transport polls; 1 s (the default) would show as queue latency.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.1}
+else:
+    # Redis hands an unacknowledged task to another worker after this long. Redis's default of an
+    # hour would leave a crashed worker's run waiting that long for redelivery. A redelivery while
+    # the first worker is still busy is harmless: the run's lease makes the second task a no-op.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 
 # --- Parley --------------------------------------------------------------------------------------
 PARLEY_SANDBOX_IMAGE = env.str("PARLEY_SANDBOX_IMAGE", "parley-sandbox")
