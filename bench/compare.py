@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from doc_sections import write_sections  # bench/, next to this script
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = {
     "two_agent": "2-agent chat, 100 messages (max_turns=50)",
@@ -91,7 +93,8 @@ scenario. Target: Parley ≤ 0.5× the reference.
 |---|---|---|---|
 {table}
 """
-    (ROOT / "docs" / "benchmarks.md").write_text(doc)
+    # Only the preamble and this section: the run benchmarks own their sections of the same file.
+    write_sections(ROOT / "docs" / "benchmarks.md", doc)
     print(doc)
 
 

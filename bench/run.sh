@@ -11,4 +11,10 @@ if [ ! -x "$REF_VENV/bin/python" ] || ! "$REF_VENV/bin/python" -c "import autoge
   python3 -m venv "$REF_VENV"
   "$REF_VENV/bin/pip" install -q "$REF_PIN"
 fi
-exec .venv/bin/python bench/compare.py --reference-python "$REF_VENV/bin/python" --rounds "${BENCH_ROUNDS:-5}"
+.venv/bin/python bench/compare.py --reference-python "$REF_VENV/bin/python" --rounds "${BENCH_ROUNDS:-5}"
+# The run benchmarks need production services: PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).
+if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
+  .venv/bin/python bench/runs_report.py
+else
+  echo "bench: DATABASE_URL and REDIS_URL are not both set; skipping the relay and concurrent-run benchmarks"
+fi

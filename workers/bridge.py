@@ -97,6 +97,19 @@ def _keys_from_database(document: dict) -> KeyLookup:
     return lookup
 
 
+def without_api_keys(document: dict, text: str) -> str:
+    """`text` with every API key of the document's models masked. Providers sometimes quote the key
+    they rejected, and a run's failure text is shown to every member (and to share links)."""
+    try:
+        lookup = _keys_from_database(document)
+        keys = [key for key in (lookup(model) for model in document.get("models") or []) if key]
+    except Exception:  # an unreadable key cannot be quoted by a provider either
+        keys = []
+    for key in sorted(keys, key=len, reverse=True):
+        text = text.replace(key, "••••")
+    return text
+
+
 def _model_configs(document: dict, key_for: KeyLookup) -> dict[str, dict]:
     configs = {}
     for model in document["models"]:

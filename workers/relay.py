@@ -1,6 +1,9 @@
 """The relay: publish an event to a channel-layer group, from any thread or event loop.
 
-Production uses channels_redis, reachable from any thread. Embedded mode uses Channels'
+Production uses channels_redis, reachable from any thread. Worker threads have no event loop,
+and `async_to_sync` would make a new loop (and so a new Redis connection) for every call, which
+costs milliseconds per token batch; so sync callers hand their sends to one long-lived relay loop
+per process (a daemon thread), whose connection pool stays open. Embedded mode uses Channels'
 in-memory layer, whose queues belong to the ASGI server's event loop and do not wake consumers
 when written from another thread; so the embedded server registers its loop here and publish()
 hops onto it with run_coroutine_threadsafe.
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import re
 import threading
 from typing import Literal, TypedDict, Union
@@ -24,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 # How long a worker thread waits for the server loop to take an embedded publish.
 EMBEDDED_PUBLISH_TIMEOUT = 5.0
+# How long a sync caller waits for the relay loop to finish a channels_redis send.
+PUBLISH_TIMEOUT = 5.0
 
 _TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -152,6 +158,49 @@ def publish(group: str, event: RelayEvent) -> None:
             "the in-memory channel layer only delivers on the embedded server's event loop, and "
             "none is registered (run `manage.py serve`, or set REDIS_URL for separate workers)"
         )
-    from asgiref.sync import async_to_sync
+    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _relay_loop())
+    try:
+        future.result(timeout=PUBLISH_TIMEOUT)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise
 
-    async_to_sync(layer.group_send)(group, message)
+
+class _RelayLoop:
+    """One event loop per process, in a daemon thread, for publishes from threads without a loop.
+
+    channels_redis keeps its connection pool per event loop, so every publish through this loop
+    reuses the same connections. A forked child (a prefork pool) makes its own loop.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is not None and self._pid == os.getpid() and not loop.is_closed():
+            return loop
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid() or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+                thread = threading.Thread(target=self._run, args=(loop, ready), name="parley-relay", daemon=True)
+                thread.start()
+                ready.wait()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+    @staticmethod
+    def _run(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(ready.set)
+        loop.run_forever()
+
+
+_relay = _RelayLoop()
+
+
+def _relay_loop() -> asyncio.AbstractEventLoop:
+    return _relay.get()

@@ -35,7 +35,7 @@ from workers import runkeeper
 from workers.agents import SuspendingInput, content_str
 from workers.agents.execution.extraction import CODE_BLOCK_PATTERN
 from workers.agents.llm import LLMError
-from workers.bridge import BridgeError, build_conversation
+from workers.bridge import BridgeError, build_conversation, without_api_keys
 
 logger = logging.getLogger(__name__)
 
@@ -289,6 +289,7 @@ def _steps(claim: Claim, conversation: Any, sink: RunSink, tokens: TokenBatcher,
 
 
 def _failed(claim: Claim, error: str) -> str:
+    error = without_api_keys(claim.crew_snapshot, error)
     logger.info("run %s failed: %s", claim.public_id, error)
     return RunStatus.FAILED if persistence.fail_run(claim, error) else "lost"
 

@@ -40,8 +40,15 @@ class Action:
     CREW_CREATED = "crew.created"
     CREW_CHANGED = "crew.changed"
     CREW_DELETED = "crew.deleted"
+    AGENT_CREATED = "agent.created"
+    AGENT_CHANGED = "agent.changed"
+    AGENT_DELETED = "agent.deleted"
+    MODEL_CREATED = "model.created"
+    MODEL_CHANGED = "model.changed"
+    MODEL_DELETED = "model.deleted"
     RUN_STARTED = "run.started"
     RUN_REPLIED = "run.replied"
+    RUN_CANCELLED = "run.cancelled"
     RUN_SHARED = "run.shared"
     RUN_SHARE_REVOKED = "run.share_revoked"
 
@@ -100,6 +107,12 @@ _SENTENCES = {
     Action.MEMBER_LEFT: "left the workspace",
     Action.CREW_COPIED_IN: "copied the crew “{target}” in from another workspace",
     Action.CREW_COPIED_OUT: "copied the crew “{target}” to another workspace",
+    # A run's own label carries its id and status; these read better from the crew's name.
+    Action.RUN_STARTED: "started a run of “{details[crew]}”",
+    Action.RUN_REPLIED: "answered {details[agent]} in a run of “{details[crew]}”",
+    Action.RUN_CANCELLED: "stopped a run of “{details[crew]}”",
+    Action.RUN_SHARED: "made a read-only link to a run of “{details[crew]}”",
+    Action.RUN_SHARE_REVOKED: "revoked a read-only link to a run of “{details[crew]}”",
 }
 
 # Invitation lines whose invitee is a link rather than an address read differently.

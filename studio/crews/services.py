@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from studio.accounts import audit
+from studio.accounts.audit import Action
 from studio.accounts.models import User, Workspace
 from studio.crews.choices import KIND_DEFAULT_MODE
 from studio.crews.models import (
@@ -48,16 +50,23 @@ def save_model(endpoint: ModelEndpoint, *, user: User | None, api_key: Any = KEE
                require_key: bool = True) -> ModelEndpoint:
     """Validate and save. `api_key`: a new plain key to encrypt, or KEEP (also for ""), `clear_key`
     removes it. `require_key=False` lets imports create OpenAI/Anthropic models without a key."""
+    is_new = endpoint.pk is None
+    key_change = None
     if clear_key:
         endpoint.clear_key()
+        key_change = "removed"
     elif isinstance(api_key, str) and api_key.strip():
         endpoint.set_key(api_key)
+        key_change = "set"
     if endpoint.created_by_id is None and endpoint.pk is None:
         endpoint.created_by = user
     endpoint.full_clean(validate_constraints=False)
     if require_key and endpoint.needs_key and not endpoint.has_key:
         raise ValidationError({"api_key": f"{endpoint.get_provider_display()} needs an API key."})
     _save_checked(endpoint, "a model")
+    # The audit line says that the key changed, never what it is.
+    audit.record(endpoint.workspace, user, Action.MODEL_CREATED if is_new else Action.MODEL_CHANGED, endpoint,
+                 **({"key": key_change} if key_change else {}))
     return endpoint
 
 
@@ -71,8 +80,10 @@ def agents_using_model(endpoint: ModelEndpoint) -> list[AgentDef]:
     return list(endpoint.agents.order_by("name"))
 
 
-def delete_model(endpoint: ModelEndpoint) -> None:
+@transaction.atomic
+def delete_model(endpoint: ModelEndpoint, *, user: User | None = None) -> None:
     """Agents and crews that used it are left without a model (a run then reports that)."""
+    audit.record(endpoint.workspace, user, Action.MODEL_DELETED, endpoint)
     endpoint.delete()
 
 
@@ -96,7 +107,8 @@ def crews_using_agent(agent: AgentDef) -> list[Crew]:
 
 @transaction.atomic
 def save_agent(agent: AgentDef, *, user: User | None, summary: str | None = None) -> AgentDef:
-    if agent.pk is None:
+    is_new = agent.pk is None
+    if is_new:
         agent.created_by = agent.created_by or user
     agent.full_clean(validate_constraints=False)
     _save_checked(agent, "an agent")
@@ -107,7 +119,9 @@ def save_agent(agent: AgentDef, *, user: User | None, summary: str | None = None
             broken += [f"Crew “{crew.name}”: {message}" for message in messages]
     if broken:
         raise ValidationError({"__all__": broken})
-    record_version(agent, user, summary)
+    version = record_version(agent, user, summary)
+    audit.record(agent.workspace, user, Action.AGENT_CREATED if is_new else Action.AGENT_CHANGED, agent,
+                 summary=version.summary)
     return agent
 
 
@@ -125,6 +139,7 @@ def delete_agent(agent: AgentDef, *, user: User | None) -> list[Crew]:
     """
     crews = crews_using_agent(agent)
     name = agent.name
+    audit.record(agent.workspace, user, Action.AGENT_DELETED, agent)
     agent.delete()
     for crew in crews:
         crew.refresh_from_db()
@@ -148,7 +163,8 @@ def save_crew(crew: Crew, *, user: User | None, members: Sequence[AgentDef] | No
               transitions: Iterable[tuple[AgentDef, AgentDef]] | None = None, summary: str | None = None) -> Crew:
     """Validate and save the crew; `members` (in order) and `transitions` replace the stored ones
     when given. Everything is checked together, before anything is written."""
-    if crew.pk is not None:
+    is_new = crew.pk is None
+    if not is_new:
         Crew.objects.select_for_update().filter(pk=crew.pk).first()  # serialises edits and version numbers
     elif crew.created_by_id is None:
         crew.created_by = user
@@ -172,7 +188,9 @@ def save_crew(crew: Crew, *, user: User | None, members: Sequence[AgentDef] | No
         CrewTransition.objects.bulk_create(
             [CrewTransition(crew=crew, source_id=s, target_id=t) for s, t in dict.fromkeys(edges)]
         )
-    record_version(crew, user, summary)
+    version = record_version(crew, user, summary)
+    audit.record(crew.workspace, user, Action.CREW_CREATED if is_new else Action.CREW_CHANGED, crew,
+                 summary=version.summary)
     return crew
 
 
@@ -234,7 +252,8 @@ def reorder_members(crew: Crew, ordered_agent_ids: Sequence[Any], *, user: User 
     if changed:
         CrewMember.objects.bulk_update(changed, ["position"])
     crew.save(update_fields=["updated_at"])
-    record_version(crew, user, "Reordered members: " + ", ".join(row.agent.name for row in ordered))
+    version = record_version(crew, user, "Reordered members: " + ", ".join(row.agent.name for row in ordered))
+    audit.record(crew.workspace, user, Action.CREW_CHANGED, crew, summary=version.summary)
     return [row.agent for row in ordered]
 
 
@@ -257,5 +276,7 @@ def set_transitions(crew: Crew, edges: Iterable[tuple[AgentDef, AgentDef]], *, u
     return save_crew(crew, user=user, transitions=list(edges), summary="Changed transitions")
 
 
-def delete_crew(crew: Crew) -> None:
+@transaction.atomic
+def delete_crew(crew: Crew, *, user: User | None = None) -> None:
+    audit.record(crew.workspace, user, Action.CREW_DELETED, crew)
     crew.delete()

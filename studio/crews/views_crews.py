@@ -138,7 +138,7 @@ def crew_delete(request: HttpRequest, public_id: UUID) -> HttpResponse:
     crew = _get_crew_for_user(request, public_id, WRITE)
     if request.method == "POST":
         name = crew.name
-        services.delete_crew(crew)
+        services.delete_crew(crew, user=request.user)
         messages.success(request, f"Deleted the crew “{name}”.")
         return redirect("crews:crew_list")
     return render(request, DELETE, {"crew": crew})

@@ -122,7 +122,7 @@ def model_delete(request: HttpRequest, public_id: UUID) -> HttpResponse:
     endpoint = _get_model_for_user(request, public_id, WRITE)
     if request.method == "POST":
         name = endpoint.name
-        services.delete_model(endpoint)
+        services.delete_model(endpoint, user=request.user)
         messages.success(request, f"Deleted the model “{name}”.")
         return redirect("crews:model_list")
     return render(request, DELETE, {"endpoint": endpoint, "agents": services.agents_using_model(endpoint)})

@@ -9,6 +9,8 @@ consumers.py    /ws/runs/<uuid>/: access check, replay from a seq, live fragment
 rendering.py    the HTML fragments, from templates/runs/ (one place for the page and the socket)
 views.py        start / reply / cancel POST endpoints (JSON or htmx) and a minimal run page
 conf.py         PARLEY_RUN_* knobs
+sharing.py      read-only share links: RunShare, make / revoke / find, the link pages and the shared page
+shared_consumer.py  /ws/shared/<token>/: the shared page's socket (read-only, re-checks the link per event)
 
 The step loop itself is workers/runloop.py (run by workers.tasks.start_run / continue_run).
 """

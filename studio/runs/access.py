@@ -67,11 +67,16 @@ def get_crew_for_user(request_or_user: Any, public_id: UUID | str, min_role: str
     return crew
 
 
-def may_view(user: Any, workspace_id: int) -> bool:
-    """The cheap re-check the websocket runs before each event: still active, still a member."""
+def role_in(user: Any, workspace_id: int) -> str | None:
+    """The cheap re-check the websocket runs before each event: the role of a still active member,
+    None once the user is inactive or no member."""
     if user is None or not user.is_authenticated:
-        return False
-    return Membership.objects.filter(user_id=user.pk, user__is_active=True, workspace_id=workspace_id).exists()
+        return None
+    return (
+        Membership.objects.filter(user_id=user.pk, user__is_active=True, workspace_id=workspace_id)
+        .values_list("role", flat=True)
+        .first()
+    )
 
 
 def require_role(run: Run, min_role: str) -> None:

@@ -15,7 +15,6 @@ every event (close 4403 once it is gone). Unauthenticated: 4401.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -26,7 +25,7 @@ from django.http import Http404
 
 from studio.accounts.models import Role
 from studio.runs import rendering
-from studio.runs.access import get_request_for_user, get_run_for_user, may_view
+from studio.runs.access import get_request_for_user, get_run_for_user, role_in
 from studio.runs.models import Message, Run
 from studio.runs.services import open_request, reply_to_request
 from workers.relay import RunMessageEvent, RunStatusEvent, RunTokensEvent, group_for_run
@@ -35,7 +34,6 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 REPLAY_BATCH = 200
-TOKEN_RECHECK_SECONDS = 1.0  # token batches arrive ~20/s: their access check is reused this long
 
 
 class RunConsumer(AsyncWebsocketConsumer):
@@ -45,7 +43,6 @@ class RunConsumer(AsyncWebsocketConsumer):
     can_reply = False
     last_seq = 0
     resumed = False
-    _checked_at = 0.0
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -61,7 +58,6 @@ class RunConsumer(AsyncWebsocketConsumer):
         # Join before replaying: anything persisted from now on rings the doorbell of this socket.
         self.group_name = group_for_run(public_id)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
-        self._checked_at = time.monotonic()
         query = parse_qs(self.scope.get("query_string", b"").decode())
         if "last_seq" in query:
             await self._resume(query["last_seq"][0])
@@ -100,7 +96,7 @@ class RunConsumer(AsyncWebsocketConsumer):
     async def run_tokens(self, event: RunTokensEvent) -> None:
         if not self.resumed:
             return
-        if time.monotonic() - self._checked_at > TOKEN_RECHECK_SECONDS and not await self._still_allowed():
+        if not await self._still_allowed():  # every event, token batches too: one indexed query
             return
         await self.send(text_data=rendering.tokens_frame(event["agent"], event["text"]))
 
@@ -132,8 +128,10 @@ class RunConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=html)
 
     async def _still_allowed(self) -> bool:
-        allowed = await database_sync_to_async(may_view)(self.scope["user"], self.workspace_id)
-        self._checked_at = time.monotonic()
+        role = await database_sync_to_async(role_in)(self.scope["user"], self.workspace_id)
+        allowed = role is not None
+        # The role is re-read too: a runner made viewer mid-stream gets no reply form with the next status.
+        self.can_reply = allowed and Role.allows(role, Role.RUNNER)
         if not allowed:
             self.resumed = False
             await self.close(code=CLOSE_FORBIDDEN)

@@ -236,3 +236,9 @@ class HumanInputRequest(models.Model):
             # An empty answer to a termination prompt ends the chat: there is no "continue".
             return [ReplyAction.REPLY, ReplyAction.END]
         return [ReplyAction.REPLY, ReplyAction.CONTINUE, ReplyAction.END]
+
+
+# Read-only share links: the model lives with its service and views (studio/runs/sharing.py).
+from studio.runs import sharing as _sharing  # noqa: E402
+
+RunShare = _sharing.RunShare

@@ -13,6 +13,8 @@ from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from studio.accounts import audit
+from studio.accounts.audit import Action
 from studio.accounts.models import User
 from studio.runs.events import enqueue_on_commit, publish_on_commit, status_event
 from studio.runs.models import (
@@ -48,6 +50,7 @@ def start_run(crew: Any, *, user: User | None, task: str | None = None, dispatch
             workspace_id=crew.workspace_id, crew=crew, crew_name=crew.name, crew_snapshot=document,
             task=task_text, started_by=user,
         )
+        audit.record(crew.workspace, user, Action.RUN_STARTED, run, crew=crew.name)
         if dispatch:
             enqueue_on_commit("start_run", run.public_id)
     return run
@@ -107,10 +110,13 @@ def reply_to_request(request: HumanInputRequest, *, user: User | None, action: s
         if not claimed:
             transaction.set_rollback(True)
         else:
-            run = Run.objects.values("public_id", "last_seq").get(pk=request.run_id)
+            # Not the whole row: the frozen crew and the engine snapshot can be large.
+            run = Run.objects.only("public_id", "last_seq", "crew_name", "status", "workspace").get(pk=request.run_id)
+            audit.record(run.workspace, user, Action.RUN_REPLIED, run, crew=run.crew_name, agent=request.agent,
+                         answer_kind=action)
             if dispatch:
-                enqueue_on_commit("continue_run", run["public_id"])
-            publish_on_commit(status_event(run["public_id"], RunStatus.QUEUED, run["last_seq"]))
+                enqueue_on_commit("continue_run", run.public_id)
+            publish_on_commit(status_event(run.public_id, RunStatus.QUEUED, run.last_seq))
     if claimed:
         return ReplyResult(True, "Thanks, the run continues.", _name(user))
     return _refusal(request)
@@ -146,6 +152,7 @@ def cancel_run(run: Run, *, user: User | None) -> bool:
         )
         if changed:
             HumanInputRequest.objects.filter(run_id=run.pk, status=RequestStatus.OPEN).update(status=RequestStatus.CANCELLED)
+            audit.record(run.workspace, user, Action.RUN_CANCELLED, run, crew=run.crew_name)
             current = Run.objects.values("public_id", "status", "last_seq").get(pk=run.pk)
             publish_on_commit(status_event(current["public_id"], current["status"], current["last_seq"]))
     return bool(changed)

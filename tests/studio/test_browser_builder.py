@@ -61,6 +61,9 @@ def member_names(page: Page) -> list[str]:
 def drag(page: Page, card: Locator, target: Locator, *, at: float = 0.1) -> None:
     """A person's drag: press on the card, move in small steps (SortableJS reacts to the moves),
     hold still over the target at `at` of its height (0.1: near its top edge), release."""
+    # Like a person, first bring the canvas into view (panels above it can push it down).
+    target.scroll_into_view_if_needed()
+    card.scroll_into_view_if_needed()
     start, end = card.bounding_box(), target.bounding_box()
     assert start and end, "both ends of the drag must be visible"
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)

@@ -109,7 +109,8 @@ def test_delete_names_what_goes_and_needs_the_typed_name(client, alice, stocked_
     logged_in(client, alice)
     page = text(client.get(url))
     assert "Delete the workspace “Doomed”?" in page
-    for line in ("1 crew", "2 agents", "1 model", "2 memberships", "1 invitation", "1 audit log line"):
+    # Audit: the workspace, then the model, two agents and the crew were created.
+    for line in ("1 crew", "2 agents", "1 model", "2 memberships", "1 invitation", "5 audit log lines"):
         assert f"<li>{line}</li>" in page
 
     wrong = client.post(url, {"confirm_name": "doomed"})
