@@ -83,36 +83,31 @@ def crew_members(request: HttpRequest, public_id: UUID) -> HttpResponse:
     return _respond(request, crew)
 
 
-@login_required
-@require_POST
-def crew_member_add(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def _change_member(request: HttpRequest, public_id: UUID, field: str, change, missing: str) -> HttpResponse:
+    """Add or remove the agent named by POST `field`, re-rendering the canvas either way."""
     crew = _group_crew(request, public_id)
     if crew.kind != CrewKind.GROUP:
         return _respond(request, crew, errors=[NOT_A_GROUP])
-    agent = agent_in_workspace(crew.workspace, request.POST.get("add", ""))
+    agent = agent_in_workspace(crew.workspace, request.POST.get(field, ""))
     if agent is None:
-        return _respond(request, crew, errors=["Choose an agent of this workspace to add."])
+        return _respond(request, crew, errors=[missing])
     try:
-        services.add_member(crew, agent, user=request.user)
+        change(crew, agent, user=request.user)
     except ValidationError as error:
         return _respond(request, crew, errors=error_messages(error))
     return _respond(request, crew)
+
+
+@login_required
+@require_POST
+def crew_member_add(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    return _change_member(request, public_id, "add", services.add_member, "Choose an agent of this workspace to add.")
 
 
 @login_required
 @require_POST
 def crew_member_remove(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    crew = _group_crew(request, public_id)
-    if crew.kind != CrewKind.GROUP:
-        return _respond(request, crew, errors=[NOT_A_GROUP])
-    agent = agent_in_workspace(crew.workspace, request.POST.get("remove", ""))
-    if agent is None:
-        return _respond(request, crew, errors=["Choose a member of this crew to remove."])
-    try:
-        services.remove_member(crew, agent, user=request.user)
-    except ValidationError as error:
-        return _respond(request, crew, errors=error_messages(error))
-    return _respond(request, crew)
+    return _change_member(request, public_id, "remove", services.remove_member, "Choose a member of this crew to remove.")
 
 
 @login_required
