@@ -3,9 +3,16 @@
 //  - tells the server the newest message the page holds on every (re)connect, so it sends the rest;
 //  - drops an entry the page already shows (belt and braces: the server never sends a seq twice);
 //  - asks for a fresh status line and usage chart after transcript or status frames;
-//  - keeps the transcript scrolled to the end while the reader is there.
+//  - keeps the transcript scrolled to the end while the reader is there;
+//  - asks again (`resume`) when an active run has been quiet for a while: the relay is a doorbell,
+//    and a viewer that fell behind can miss a ring (channels_redis drops events for a full channel).
 (function () {
   "use strict";
+
+  var QUIET_MS = 15000;
+  var ACTIVE = ["queued", "running", "awaiting_input"];
+  var socket = null;
+  var lastHeard = Date.now();
 
   function lastSeq() {
     var last = 0;
@@ -33,9 +40,27 @@
 
   var follow = true;
 
+  function resume() {
+    lastHeard = Date.now();
+    socket.send(JSON.stringify({type: "resume", last_seq: lastSeq()}));
+  }
+
   document.addEventListener("htmx:wsOpen", function (event) {
-    event.detail.socketWrapper.send(JSON.stringify({type: "resume", last_seq: lastSeq()}));
+    socket = event.detail.socketWrapper;
+    resume();
   });
+
+  document.addEventListener("htmx:wsClose", function () {
+    socket = null;
+  });
+
+  setInterval(function () {
+    var status = document.getElementById("run-status");
+    var active = status && ACTIVE.indexOf(status.dataset.status) !== -1;
+    if (socket && active && Date.now() - lastHeard > QUIET_MS) {
+      resume();
+    }
+  }, 5000);
 
   document.addEventListener("htmx:wsBeforeMessage", function () {
     follow = nearEnd();
@@ -48,6 +73,7 @@
       dropDuplicates();
     }
     if (transcript || text.indexOf('id="run-status"') !== -1) {
+      lastHeard = Date.now();
       htmx.trigger(document.body, "parley:refresh");
     }
     if (follow) {
