@@ -29,33 +29,49 @@ from bench.concurrent_runs import make_crew, percentile  # noqa: E402
 from bench.stack import Stack, cpu_seconds, host_cpu, machine  # noqa: E402
 
 SEQ = re.compile(r'data-seq="(\d+)"')
+QUIET_SECONDS = 15.0  # as static/js/run.js
 FINAL = re.compile(r'id="run-status"[^>]*data-status="(completed|failed|cancelled)"')
 # ~25 words, streamed one per chunk: the token batcher sends several batches per reply.
 REPLY = ("Here is the next step of the plan, written out in a few more words than strictly needed so that "
          "it streams for a little while.")
 
 
-async def watch(url: str, origin: str, cookie: str, ready: asyncio.Event, timeout: float) -> tuple[dict[int, float], int]:
-    """Receipt time of every seq on one run's socket, and how many token frames came."""
+async def watch(url: str, origin: str, cookie: str, ready: asyncio.Event,
+                timeout: float) -> tuple[dict[int, float], int, int]:
+    """Receipt time of every seq on one run's socket, how many token frames came, and how often the
+    client had to ask again. Like the run page (static/js/run.js), it sends `resume` when no
+    transcript or status frame came for QUIET_SECONDS: a missed doorbell then shows as latency."""
     from websockets.asyncio.client import connect
 
     received: dict[int, float] = {}
-    tokens = 0
+    tokens = resumes = 0
     async with connect(url, origin=origin, additional_headers={"Cookie": cookie}, open_timeout=10,
                        max_size=None) as socket:
         await socket.send(json.dumps({"type": "resume", "last_seq": 0}))
         await asyncio.wait_for(socket.recv(), timeout)  # the status frame: the consumer has joined the group
         ready.set()
         deadline = time.monotonic() + timeout
+        heard = time.monotonic()
         while True:
-            frame = await asyncio.wait_for(socket.recv(), max(0.1, deadline - time.monotonic()))
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url}: the run did not end within {timeout:.0f} s")
+            if time.monotonic() - heard > QUIET_SECONDS:
+                resumes += 1
+                heard = time.monotonic()
+                await socket.send(json.dumps({"type": "resume", "last_seq": max(received, default=0)}))
+            try:
+                frame = await asyncio.wait_for(socket.recv(), 1.0)
+            except asyncio.TimeoutError:
+                continue
             now = time.time()
             for seq in SEQ.findall(frame):
                 received.setdefault(int(seq), now)
             if 'class="run-stream-text"' in frame:
                 tokens += 1
+            else:
+                heard = time.monotonic()
             if FINAL.search(frame):
-                return received, tokens
+                return received, tokens, resumes
 
 
 def measure(args: argparse.Namespace) -> dict:
@@ -72,7 +88,7 @@ def measure(args: argparse.Namespace) -> dict:
         user, crew = make_crew(stack.llm_url, args.turns)
         cookie = stack.session_cookie(user)
 
-        async def scenario() -> tuple[list, float, list[tuple[dict[int, float], int]]]:
+        async def scenario() -> tuple[list, float, list[tuple[dict[int, float], int, int]]]:
             runs = [await sync_to_async(services.start_run)(crew, user=user, dispatch=False) for _ in range(args.runs)]
             ready = [asyncio.Event() for _ in runs]
             opened = time.monotonic()
@@ -93,9 +109,10 @@ def measure(args: argparse.Namespace) -> dict:
         runs, joined, results = asyncio.run(scenario())
         host_after, worker_after = host_cpu(), cpu_seconds(stack.worker_pids[0])
         latencies: list[float] = []
-        token_frames = 0
-        for run, (received, tokens) in zip(runs, results):
+        token_frames = resumes = 0
+        for run, (received, tokens, asked) in zip(runs, results):
             token_frames += tokens
+            resumes += asked
             saved = dict(Message.objects.filter(run_id=run.pk).values_list("seq", "created_at"))
             if sorted(received) != sorted(saved) or not saved:
                 raise SystemExit(f"bench: run {run.public_id} delivered seqs {sorted(received)}, saved {sorted(saved)}")
@@ -106,7 +123,7 @@ def measure(args: argparse.Namespace) -> dict:
             raise SystemExit(f"bench: runs ended {statuses}; logs in {stack.tmp}")
         return {
             "runs": args.runs, "turns": args.turns, "db_pool": args.db_pool, "messages": len(latencies),
-            "token_frames": token_frames,
+            "token_frames": token_frames, "resumes": resumes,
             "latency_s": args.latency, "p50_ms": round(percentile(latencies, 0.50), 2),
             "p90_ms": round(percentile(latencies, 0.90), 2), "p99_ms": round(percentile(latencies, 0.99), 2),
             "max_ms": round(max(latencies), 2), "min_ms": round(min(latencies), 2),

@@ -10,7 +10,7 @@ apply it here so a quiet viewer is not measured as a reconnect.
 import os
 
 from studio.settings import *  # noqa: F401,F403
-from studio.settings import CHANNEL_LAYERS, REDIS_URL
+from studio.settings import CHANNEL_LAYERS, DATABASES, REDIS_URL
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -23,6 +23,6 @@ if REDIS_URL:
 if os.environ.get("PARLEY_BENCH_DB_POOL") == "1":
     # `relay_latency.py --db-pool`: Django's own connection pool (needs the psycopg-pool package)
     # instead of a new PostgreSQL connection for every database_sync_to_async call.
-    DATABASES["default"]["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {}),  # noqa: F405
+    DATABASES["default"]["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {}),
                                        "pool": {"min_size": 2, "max_size": 16}}
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # noqa: F405
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False

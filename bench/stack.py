@@ -17,11 +17,13 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -30,6 +32,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def free_port() -> int:
@@ -120,15 +126,18 @@ class Stack:
     # ---- set-up -------------------------------------------------------------------------------------
 
     def __enter__(self) -> "Stack":
+        # SIGTERM (a timeout, a parent giving up) unwinds like Ctrl-C, so everything is stopped and dropped.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)
         try:
             self._start()
         except BaseException:
-            self.close()
+            self.close(keep_logs=True)
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(keep_logs=exc_type is not None)
 
     def _env(self) -> dict[str, str]:
         base = os.environ.get("DATABASE_URL", "")
@@ -242,7 +251,8 @@ class Stack:
 
     # ---- tear-down ----------------------------------------------------------------------------------
 
-    def close(self) -> None:
+    def close(self, keep_logs: bool = False) -> None:
+        """Stop every process by PID, drop the queue and the database; the logs stay on failure."""
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -266,6 +276,10 @@ class Stack:
         if self._created_db:
             _admin(self.admin_url, f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
             self._created_db = False
+        if keep_logs:
+            print(f"bench: logs kept in {self.tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _remove_queue(self) -> None:
         from kombu import Exchange, Queue
