@@ -56,6 +56,7 @@ def run(script: str, **options: object) -> dict:
         elif value is not False:
             command += [f"--{name}", str(value)]
     print("bench:", " ".join(command[1:]), file=sys.stderr, flush=True)
+    background = _busy_share(3.0)  # what else the host is doing right before the run
     for attempt in (1, 2):  # one retry: on a shared host a service restart can spoil a run
         before = host_cpu()
         returncode, stdout, stderr = _bounded(command)
@@ -68,7 +69,17 @@ def run(script: str, **options: object) -> dict:
     result = json.loads(stdout.strip().splitlines()[-1])
     after = host_cpu()
     result["host_busy_whole"] = round((after[0] - before[0]) / max(1e-9, after[1] - before[1]), 3)
+    result["background_busy"] = background
     return result
+
+
+def _busy_share(seconds: float) -> float:
+    import time
+
+    before = host_cpu()
+    time.sleep(seconds)
+    after = host_cpu()
+    return round((after[0] - before[0]) / max(1e-9, after[1] - before[1]), 3)
 
 
 def relay_section(rows: list[dict]) -> str:
@@ -77,7 +88,8 @@ def relay_section(rows: list[dict]) -> str:
         if "failed" in r:
             return f"| {r['runs']} | {pool} | failed: {r['failed']} |||||||| "
         return (f"| {r['runs']} | {pool} | {r['messages']} | {r['token_frames']} | {r['resumes']} | {r['p50_ms']:.1f} | "
-                f"{r['p90_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['host_cpu_busy']:.0%} |")
+                f"{r['p90_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['host_cpu_busy']:.0%} | "
+                f"{r['background_busy']:.0%} |")
 
     table = "\n".join(row(r) for r in rows)
     return f"""## Relay latency: worker persist → websocket client
@@ -95,11 +107,11 @@ LLM server: {RELAY['latency']} s before each reply, then its ~25 words streamed
 {RELAY['chunk-delay'] * 1000:.0f} ms apart, so the layer also carries the token batches
 (~20 per second per run) it carries in use. "pool" serves with Django's PostgreSQL connection pool
 (`OPTIONS["pool"]`, needs `psycopg-pool`); "as configured" is `studio/settings.py` as it is.
-Host CPU is the share of both cores busy during the measurement (everything on the host counts,
-including other work).
+Host CPU is the share of both cores busy during the measurement, "before the run" the share busy
+in the 3 s before it started: the host is shared, and other work counts in both.
 
-| runs (= viewers) | database connections | messages | token frames | resumes | p50 ms | p90 ms | p99 ms | max ms | host CPU busy |
-|---|---|---|---|---|---|---|---|---|---|
+| runs (= viewers) | database connections | messages | token frames | resumes | p50 ms | p90 ms | p99 ms | max ms | host CPU busy | before the run |
+|---|---|---|---|---|---|---|---|---|---|---|
 {table}
 """
 
@@ -145,23 +157,25 @@ def concurrent_notes(rows: list[dict]) -> str:
     done = [r for r in rows if "failed" not in r]
     if not done:
         return ""
-    per_call = max(1000 * r["worker_cpu_s"] / (r["runs"] * r["turns"]) for r in done)
+    per_call = [1000 * r["worker_cpu_s"] / (r["runs"] * r["turns"]) for r in done]
+    low, high = min(per_call), max(per_call)
     first = done[0]
     demand = first["runs"] / first["latency_s"]
     return f"""What limits it:
 
-- CPU. A worker process spends about {per_call:.0f} ms of CPU per model call (the largest parts: the OpenAI
+- CPU. The workers spent {low:.0f}–{high:.0f} ms of CPU per model call (the largest parts: the OpenAI
   SDK building each request and parsing every streamed chunk; a new SDK client, hence a new TLS
   context, for every run, ~30 ms even for an http:// endpoint; two short transactions per step; the
-  relay). A process runs Python on one core at a time, so it completes at most ~{1000 / per_call:.0f} model
-  calls per second: 8 slots stay within that, 32 slots in one process do not, two processes use
-  both cores.
+  relay). A process runs Python on one core at a time, so one process completes at most
+  ~{1000 / low:.0f} model calls per second; more slots than that keeps busy only add contention, and
+  on this shared 2-core host other work took part of the CPU too ("before the run").
 - All {first['runs']} runs at once would mean ~{demand:.0f} model calls per second, about
-  {demand * per_call / 1000:.0f} cores for the workers alone, and one PostgreSQL connection per running run
-  (this server allows 100, shared with other work). On this 2-core host the "all at once" target is
-  out of reach; raising it needs cheaper turns (reusing SDK clients per process, a connection pool
+  {demand * low / 1000:.0f} cores for the workers alone, and one PostgreSQL connection per running run
+  (this server allows 100, shared with other work). On this host the "all at once" target is out
+  of reach; raising it needs cheaper turns (reusing SDK clients per process, a connection pool
   released between steps) and more cores or worker hosts, not worker settings.
-- Memory is not the limit: the peak worker RSS stays far below 1 GiB.
+- Memory: the peak worker RSS was {max(r["worker_rss_peak_mib"] for r in done):.0f} MiB
+  ({"within" if max(r["worker_rss_peak_mib"] for r in done) <= 1024 else "over"} the 1 GiB target).
 """
 
 
@@ -173,7 +187,7 @@ def concurrent_section(rows: list[dict]) -> str:
         f"| {r['workers']} × {r['concurrency']} | {r['ideal_s']:.1f} s | {r['measured_s']:.1f} s | "
         f"**{r['efficiency']:.0%}** | {r['efficiency_all_at_once']:.0%} | {r['run_p50_s']:.2f} s | "
         f"{r['worker_rss_peak_mib']:.0f} MiB | {1000 * r['worker_cpu_s'] / (r['runs'] * r['turns']):.0f} ms | "
-        f"{r['host_cpu_busy']:.0%} |"
+        f"{r['host_cpu_busy']:.0%} | {r['background_busy']:.0%} |"
         for r in rows)
     first = rows[0]
     return f"""## Concurrent runs on one worker host
@@ -190,10 +204,10 @@ once. Ideal: no run waits for anything but its model, so each takes
 (processes × threads) finish the batch in ceil({first['runs']} / S) such rounds. "All at once"
 compares with the {first['turns'] * first['latency_s']:.1f} s that {first['runs']} slots would
 need. RSS is the peak of the workers' summed resident memory; CPU per model call is the workers'
-CPU time over the batch divided by its model calls.
+CPU time over the batch divided by its model calls. Host CPU busy and "before the run" as above.
 
-| processes × threads | ideal | measured | efficiency | vs all at once | one run (p50) | worker RSS | worker CPU per model call | host CPU busy |
-|---|---|---|---|---|---|---|---|---|
+| processes × threads | ideal | measured | efficiency | vs all at once | one run (p50) | worker RSS | worker CPU per model call | host CPU busy | before the run |
+|---|---|---|---|---|---|---|---|---|---|
 {table}
 """
 
