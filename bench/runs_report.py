@@ -106,7 +106,8 @@ two-agent chat of {RELAY['turns']} model calls ({2 * RELAY['turns']} messages) a
 LLM server: {RELAY['latency']} s before each reply, then its ~25 words streamed
 {RELAY['chunk-delay'] * 1000:.0f} ms apart, so the layer also carries the token batches
 (~20 per second per run) it carries in use. "pool" serves with Django's PostgreSQL connection pool
-(`OPTIONS["pool"]`, needs `psycopg-pool`); "as configured" is `studio/settings.py` as it is.
+(`OPTIONS["pool"]`; these rows appear when the `psycopg-pool` package is installed); "as
+configured" is `studio/settings.py` as it is.
 Host CPU is the share of both cores busy during the measurement, "before the run" the share busy
 in the 3 s before it started: the host is shared, and other work counts in both.
 
@@ -145,9 +146,9 @@ def relay_notes(rows: list[dict]) -> str:
         "- Fixed while measuring: `relay.publish` from worker threads used `async_to_sync`, i.e. a new event "
         "loop and a new Redis connection per call (5.3 ms per publish; 234 publishes/s from 20 threads). It now "
         "hands the send to one relay loop per process (0.7 ms; 2,400/s).",
-        "- Also found: in production mode a websocket with nothing to receive died after ~5 s (redis-py 8 reads "
-        "with a 5 s timeout, the same as channels_redis's blocking pop). `bench/serve_settings.py` raises the "
-        "layer's `socket_timeout` for the benchmark; `studio/settings.py` needs the same.",
+        "- Fixed too: in production mode a websocket with nothing to receive died after ~5 s (redis-py 8 reads "
+        "with a 5 s timeout, the same as channels_redis's blocking pop); `studio/settings.py` now gives the "
+        "layer a 30 s `socket_timeout`.",
         "",
     ]
     return "\n".join(lines)
@@ -167,8 +168,9 @@ def concurrent_notes(rows: list[dict]) -> str:
   SDK building each request and parsing every streamed chunk; a new SDK client, hence a new TLS
   context, for every run, ~30 ms even for an http:// endpoint; two short transactions per step; the
   relay). A process runs Python on one core at a time, so one process completes at most
-  ~{1000 / low:.0f} model calls per second; more slots than that keeps busy only add contention, and
-  on this shared 2-core host other work took part of the CPU too ("before the run").
+  ~{1000 / low:.0f} model calls per second; more slots than that keeps busy only add contention. The fake
+  LLM server, PostgreSQL and Redis share the same 2 cores ("host CPU busy"), so a second worker
+  process gains little here.
 - All {first['runs']} runs at once would mean ~{demand:.0f} model calls per second, about
   {demand * low / 1000:.0f} cores for the workers alone, and one PostgreSQL connection per running run
   (this server allows 100, shared with other work). On this host the "all at once" target is out
