@@ -23,6 +23,8 @@ Variables (all optional unless stated):
                              Set PARLEY_HTTPS=0 for a plain-HTTP deployment (trusted network only).
   PARLEY_SANDBOX_IMAGE       the code sandbox image (default parley-sandbox)
   PARLEY_WORKER_CONCURRENCY  threads per Celery worker (default 8)
+  PARLEY_DB_POOL_SIZE        PostgreSQL connections each process may hold (default 20); 0 turns the
+                             pool off (e.g. behind a transaction-pooling PgBouncer)
   PARLEY_RUN_*, PARLEY_RUNS_QUEUE  run heartbeat, recovery and relay timing: see studio/runs/conf.py
 
 A missing or malformed variable raises SettingsError; manage.py and asgi.py print its one line.
@@ -85,6 +87,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+
+PARLEY_DB_POOL_SIZE = env.int("PARLEY_DB_POOL_SIZE", 20, minimum=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and PARLEY_DB_POOL_SIZE:
+    # A connection pool per process. Without it every database_sync_to_async call of a websocket
+    # consumer and every worker step logs in to PostgreSQL anew (~10 ms each, on the consumers'
+    # single database thread). A closed connection goes back to the pool. CONN_HEALTH_CHECKS
+    # (set by parse_database_url) makes the pool test a connection before lending it, so a
+    # database restart costs no failed request.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": PARLEY_DB_POOL_SIZE,
+        "timeout": 30,
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -271,6 +271,7 @@ def _steps(claim: Claim, conversation: Any, sink: RunSink, tokens: TokenBatcher,
     while True:
         if persistence.stop_if_cancelled(claim):
             return RunStatus.CANCELLED
+        persistence.release_connection()
         conversation.step()
         tokens.flush()
         events = sink.take()

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -269,3 +269,15 @@ def heartbeat(leases: list[UUID]) -> int:
     if not leases:
         return 0
     return Run.objects.filter(lease__in=leases, status=RunStatus.RUNNING).update(heartbeat_at=timezone.now())
+
+
+def release_connection() -> None:
+    """Hand this thread's database connection back while the run waits on its model.
+
+    With a connection pool (PostgreSQL), a run between steps then pins no connection, so a worker
+    with many slots needs only as many connections as steps being saved at once. Without a pool a
+    closed connection would mean a new login for every step, so it is kept for the task.
+    """
+    if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
+        connection.close()
+
