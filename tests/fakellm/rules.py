@@ -103,6 +103,7 @@ class RecordedRequest:
     received_at: float = field(default_factory=time.monotonic)
     rule: str | None = None  # name of the rule that answered; "default" for the default rule
     status: int | None = None  # the status answered with; 0 when a hang or delay ended unanswered
+    client_port: int | None = None  # the caller's TCP port: equal ports mean a reused connection
 
     @property
     def model(self) -> str | None:

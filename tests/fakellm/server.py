@@ -38,7 +38,8 @@ Examples:
 Request log. `fake_llm.requests` lists RecordedRequest objects (rules.py): `.api`, `.path`, `.headers`
 (lower-cased names), `.body` (parsed JSON), `.model`, `.messages`, `.system`, `.tools`, `.stream`,
 `.last_text`, `.api_key`, `.rule` (name of the rule that answered, "default" for echo), `.status`,
-`.received_at` (time.monotonic()). `fake_llm.last_request` is the newest.
+`.received_at` (time.monotonic()), `.client_port` (equal ports: a reused connection). `fake_llm.last_request`
+is the newest.
 
 Tokens. prompt_tokens = words in every message's text (plus tool-call arguments and the Anthropic system
 prompt); completion_tokens = words in the reply text plus its tool-call arguments (JSON). Words are
@@ -245,7 +246,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         api = ROUTES.get(path, "other")
         request = RecordedRequest(api=api, method="POST", path=self.path,
-                                  headers={k.lower(): v for k, v in self.headers.items()}, body=body)
+                                  headers={k.lower(): v for k, v in self.headers.items()}, body=body,
+                                  client_port=self.client_address[1])
         if api == "other":
             with self.fake._lock:
                 self.fake._log.append(request)

@@ -15,6 +15,7 @@ import httpx2  # the SDKs' HTTP library: a stream can raise its errors unwrapped
 from .anthropic_convert import from_anthropic_content, to_anthropic_messages, to_anthropic_tool_choice, to_anthropic_tools
 from .base import PLACEHOLDER_API_KEY, ProviderReply, TokenCallback, sdk_options, status_error, wants_stream
 from .errors import LLMAuthenticationError, LLMConnectionError, LLMError, LLMTimeoutError
+from .sdk_clients import shared_clients
 
 DEFAULT_MAX_TOKENS = 4096
 _DIRECT_KEYS = ("thinking", "metadata", "service_tier")
@@ -52,7 +53,7 @@ class AnthropicProvider:
     def sdk(self) -> anthropic.Anthropic:
         if self._sdk is None:
             options = sdk_options(self.entry, self._api_key(), self.base_url)
-            self._sdk = anthropic.Anthropic(**options)
+            self._sdk = shared_clients.get("anthropic", options, anthropic.Anthropic)
         return self._sdk
 
     def build_request(self, messages: list[dict], params: dict) -> dict:

@@ -11,6 +11,7 @@ import httpx2  # the SDKs' HTTP library: a stream can raise its errors unwrapped
 
 from .base import PLACEHOLDER_API_KEY, ProviderReply, TokenCallback, sdk_options, status_error, wants_stream
 from .errors import LLMAuthenticationError, LLMConnectionError, LLMError, LLMTimeoutError
+from .sdk_clients import shared_clients
 from .tokens import completion_tokens, prompt_tokens
 
 # Chat-completions request parameters taken from an entry (or per-call overrides); other keys stay local.
@@ -68,12 +69,13 @@ class OpenAIProvider:
         return key
 
     def sdk(self) -> openai.OpenAI:
-        """The SDK client, built on first use so a missing key surfaces as a call error (and falls back)."""
+        """The process's SDK client for this entry's options, looked up on first use so a missing key
+        surfaces as a call error (and falls back)."""
         if self._sdk is None:
             options = sdk_options(self.entry, self._api_key(), self.base_url)
             if self.entry.get("organization"):
                 options["organization"] = self.entry["organization"]
-            self._sdk = openai.OpenAI(**options)
+            self._sdk = shared_clients.get("openai", options, openai.OpenAI)
         return self._sdk
 
     def create(self, messages: list[dict], params: dict, on_token: TokenCallback | None) -> ProviderReply:
