@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 EMBEDDED_PUBLISH_TIMEOUT = 5.0
 # How long a sync caller waits for the relay loop to finish a channels_redis send.
 PUBLISH_TIMEOUT = 5.0
+# Sends a caller may leave in flight without waiting (wait=False); past this, it waits after all,
+# so a slow or absent Redis slows the senders instead of growing memory.
+MAX_IN_FLIGHT = 500
 
 _TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -110,14 +113,17 @@ def _forget(pending: asyncio.Future | concurrent.futures.Future) -> None:
         return
     error = pending.exception()
     if error is not None:
-        logger.error("relay: a scheduled group_send failed", exc_info=error)
+        # One line, no traceback: with Redis away this repeats for every token batch.
+        logger.warning("relay: a send nobody waited for failed: %s: %s", error.__class__.__name__, error)
 
 
-def publish(group: str, event: RelayEvent) -> None:
+def publish(group: str, event: RelayEvent, *, wait: bool = True) -> None:
     """Send `event` to every consumer in `group`.
 
     Raises ValueError for a malformed event, RuntimeError when the in-memory layer is used with
-    no server loop to deliver on, and the layer's own errors (e.g. Redis down) unchanged.
+    no server loop to deliver on, and the layer's own errors (e.g. Redis down) unchanged. With
+    `wait=False` a thread without an event loop only hands the send over: the layer's errors are
+    logged, not raised (for events whose loss costs nothing, like token batches).
     """
     if not isinstance(event, dict) or not _TYPE_PATTERN.match(str(event.get("type", ""))):
         raise ValueError(f"event must be a dict whose 'type' looks like 'area.name' (got {event!r})")
@@ -149,18 +155,20 @@ def publish(group: str, event: RelayEvent) -> None:
         pending.add_done_callback(_forget)
         return
 
-    if loop is not None:
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
-        future.result(timeout=EMBEDDED_PUBLISH_TIMEOUT)
-        return
-    if isinstance(layer, InMemoryChannelLayer):
+    if loop is None and isinstance(layer, InMemoryChannelLayer):
         raise RuntimeError(
             "the in-memory channel layer only delivers on the embedded server's event loop, and "
             "none is registered (run `manage.py serve`, or set REDIS_URL for separate workers)"
         )
-    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _relay_loop())
+    timeout = EMBEDDED_PUBLISH_TIMEOUT if loop is not None else PUBLISH_TIMEOUT
+    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop or _relay_loop())
+    if not wait and len(_pending) < MAX_IN_FLIGHT:
+        # Waiting would hold the caller (a worker thread mid-stream) for a Redis round trip.
+        _pending.add(future)
+        future.add_done_callback(_forget)
+        return
     try:
-        future.result(timeout=PUBLISH_TIMEOUT)
+        future.result(timeout=timeout)
     except concurrent.futures.TimeoutError:
         future.cancel()
         raise
