@@ -80,8 +80,8 @@ def percentile(values: list[float], share: float) -> float:
 
 def measure(args: argparse.Namespace) -> dict:
     rules = [{"text": REPLY, "delay": args.latency}]
-    worker_env = dict(item.split("=", 1) for item in args.worker_env)
-    with Stack(workers=args.workers, concurrency=args.concurrency, llm_rules=rules, worker_env=worker_env) as stack:
+    env = dict(item.split("=", 1) for item in args.env)
+    with Stack(workers=args.workers, concurrency=args.concurrency, llm_rules=rules, env=env) as stack:
         from django.db import connection
 
         from studio.runs import services
@@ -148,11 +148,11 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=5, help="model calls per run")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="threads per worker process (Parley's default: 8)")
-    parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="an extra environment variable for the workers (repeatable)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an extra environment variable for the processes it starts (repeatable)")
     args = parser.parse_args()
-    if any("=" not in item for item in args.worker_env):
-        parser.error("--worker-env takes NAME=VALUE")
+    if any("=" not in item for item in args.env):
+        parser.error("--env takes NAME=VALUE")
     if args.turns < 1 or args.runs < 1:
         parser.error("--turns and --runs must be at least 1")
     print(json.dumps(measure(args)))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import re
 import sys
@@ -76,8 +75,8 @@ async def watch(url: str, origin: str, cookie: str, ready: asyncio.Event,
 
 def measure(args: argparse.Namespace) -> dict:
     rules = [{"text": REPLY, "delay": args.latency, "chunk_delay": args.chunk_delay}]
-    serve_env = {"PARLEY_BENCH_DB_POOL": "1"} if args.db_pool else {}
-    with Stack(workers=1, concurrency=args.concurrency, llm_rules=rules, serve=True, serve_env=serve_env) as stack:
+    env = {"PARLEY_DB_POOL_SIZE": "0"} if args.no_db_pool else {}
+    with Stack(workers=1, concurrency=args.concurrency, llm_rules=rules, serve=True, env=env) as stack:
         from asgiref.sync import sync_to_async
         from django.db import connection
 
@@ -122,7 +121,7 @@ def measure(args: argparse.Namespace) -> dict:
         if statuses != {"completed"}:
             raise SystemExit(f"bench: runs ended {statuses}; logs in {stack.tmp}")
         return {
-            "runs": args.runs, "turns": args.turns, "db_pool": args.db_pool, "messages": len(latencies),
+            "runs": args.runs, "turns": args.turns, "db_pool": not args.no_db_pool, "messages": len(latencies),
             "token_frames": token_frames, "resumes": resumes,
             "latency_s": args.latency, "p50_ms": round(percentile(latencies, 0.50), 2),
             "p90_ms": round(percentile(latencies, 0.90), 2), "p99_ms": round(percentile(latencies, 0.99), 2),
@@ -142,13 +141,11 @@ def main() -> None:
     parser.add_argument("--chunk-delay", type=float, default=0.01, help="seconds between streamed words")
     parser.add_argument("--concurrency", type=int, default=32, help="worker threads")
     parser.add_argument("--timeout", type=float, default=120.0, help="give up on a run after this many seconds")
-    parser.add_argument("--db-pool", action="store_true",
-                        help="serve with Django's PostgreSQL connection pool (needs the psycopg-pool package)")
+    parser.add_argument("--no-db-pool", action="store_true",
+                        help="turn the PostgreSQL connection pool off (PARLEY_DB_POOL_SIZE=0), for comparison")
     args = parser.parse_args()
     if args.runs < 1 or args.turns < 1:
         parser.error("--runs and --turns must be at least 1")
-    if args.db_pool and importlib.util.find_spec("psycopg_pool") is None:
-        parser.error("--db-pool needs the psycopg-pool package (pip install psycopg-pool==3.3.3)")
     print(json.dumps(measure(args)))
 
 

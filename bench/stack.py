@@ -102,16 +102,14 @@ def _admin(url: str, statement: str) -> None:
 
 class Stack:
     def __init__(self, *, workers: int = 1, concurrency: int = 8, llm_rules: list[dict] | None = None,
-                 serve: bool = False, worker_env: dict[str, str] | None = None,
-                 serve_env: dict[str, str] | None = None) -> None:
+                 serve: bool = False, env: dict[str, str] | None = None) -> None:
         if workers < 1 or concurrency < 1:
             raise ValueError(f"workers and concurrency must be at least 1 (got {workers}, {concurrency})")
         self.workers = workers
         self.concurrency = concurrency
         self.llm_rules = llm_rules or []
         self.serve = serve
-        self.extra_worker_env = worker_env or {}
-        self.extra_serve_env = serve_env or {}
+        self.extra_env = env or {}  # for every process it starts, e.g. PARLEY_DB_POOL_SIZE=0
         self.queue = f"parley-bench-{uuid.uuid4().hex[:10]}"
         self.database = f"parley_bench_{uuid.uuid4().hex[:10]}"
         self.processes: list[subprocess.Popen] = []
@@ -166,17 +164,17 @@ class Stack:
 
         call_command("migrate", verbosity=0)
         self._start_llm(env)
-        worker_env = {**env, **self.extra_worker_env}
+        env = {**env, **self.extra_env}
         for number in range(self.workers):
             self._spawn([sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool", "threads",
                          "-c", str(self.concurrency), "-Q", self.queue, "-n", f"{self.queue}-{number}@%h",
                          "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-                        worker_env, f"worker-{number}.log")
+                        env, f"worker-{number}.log")
             self.worker_pids.append(self.processes[-1].pid)
         if self.serve:
             self.port = free_port()
             self._spawn([sys.executable, "manage.py", "serve", "--port", str(self.port), "--log-level", "warning"],
-                        {**env, "DJANGO_SETTINGS_MODULE": "bench.serve_settings", **self.extra_serve_env}, "serve.log")
+                        env, "serve.log")
         self._wait_ready()
 
     def _spawn(self, command: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen:
