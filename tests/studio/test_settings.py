@@ -30,6 +30,7 @@ PARLEY_VARIABLES = (
     "PARLEY_HTTPS",
     "PARLEY_SANDBOX_IMAGE",
     "PARLEY_WORKER_CONCURRENCY",
+    "PARLEY_DB_POOL_SIZE",
     "DJANGO_SETTINGS_MODULE",
 )
 # Nothing listens on port 1: a well-formed PostgreSQL URL that cannot connect.
@@ -98,6 +99,13 @@ def test_bad_input_fails_with_one_line_naming_the_variable(tmp_path):
             manage("check"),
             clean_env(tmp_path / "j", PARLEY_WORKER_CONCURRENCY="0"),
             "PARLEY_WORKER_CONCURRENCY",
+            None,
+        ),
+        (
+            "bad PARLEY_DB_POOL_SIZE",
+            manage("check"),
+            production_env(tmp_path / "l", PARLEY_DB_POOL_SIZE="lots"),
+            "PARLEY_DB_POOL_SIZE",
             None,
         ),
         (
