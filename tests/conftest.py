@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.plugins.fakellm",
     "tests.plugins.channels",
     "tests.plugins.browser",
+    "tests.plugins.processes",
     "tests.factories",  # the cast: alice, bob, charlie
 ]
 

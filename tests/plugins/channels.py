@@ -15,9 +15,9 @@ database from other threads, so the fixture pulls in `transactional_db`.
 The fixture runs consumers on Channels' in-memory layer, as embedded mode does, whatever the
 environment configures: it is deterministic and fast, and the test's event loop is registered as
 the relay's server loop, so `relay.publish` from worker threads reaches the sockets exactly as
-under `manage.py serve`. Tests about the Redis path override `settings.CHANNEL_LAYERS` themselves
-(see tests/studio/test_relay_production.py). The layer is flushed afterwards so groups never leak
-between tests.
+under `manage.py serve`. Tests about the Redis path add the `redis_channel_layer` fixture, which
+puts the sockets on channels_redis configured exactly as a deployment configures it. The in-memory
+layer is flushed afterwards so groups never leak between tests.
 
 `UserWebsocket` mirrors the API of `channels.testing.WebsocketCommunicator` (connect, send_to,
 receive_from, receive_nothing, disconnect) on asgiref's ApplicationCommunicator: importing
@@ -27,6 +27,7 @@ receive_from, receive_nothing, disconnect) on asgiref's ApplicationCommunicator:
 from __future__ import annotations
 
 import asyncio
+import copy
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 from urllib.parse import unquote, urlsplit
@@ -88,20 +89,15 @@ class UserWebsocket(ApplicationCommunicator):
         return self.close_code
 
     async def disconnect(self, code: int = 1000, timeout: float = 8) -> None:
-        """What a server sends when the client goes away; waits for the application to finish.
+        """What a server sends when the client goes away; waits for the application to finish and
+        raises whatever it ended with.
 
-        Known channels_redis quirk: a consumer whose layer receive is mid-BZPOPMIN can take up to
-        the layer's 5 s poll to stop, and may then end with redis' TimeoutError instead of a
-        cancellation. That is teardown noise of the layer, not a consumer failure, so it is
-        tolerated here; every other exception from the application is raised.
+        No error is excused, redis' TimeoutError included: on the Redis layer that error means a
+        consumer's socket died while quiet (the layer's 5 s blocking pop outlasting redis-py's
+        default 5 s read timeout), the bug studio/settings.py's `socket_timeout` fixes.
         """
         await self.send_input({"type": "websocket.disconnect", "code": code})
-        try:
-            await self.wait(timeout)
-        except Exception as error:
-            if type(error).__module__.startswith("redis.") and type(error).__name__ == "TimeoutError":
-                return
-            raise
+        await self.wait(timeout)
 
 
 class WebsocketClient:
@@ -155,3 +151,16 @@ def ws_client(transactional_db, settings) -> WebsocketClient:
     layer = get_channel_layer()
     if isinstance(layer, InMemoryChannelLayer):
         async_to_sync(layer.flush)()
+
+
+@pytest.fixture
+def redis_channel_layer(ws_client, settings, redis_url) -> None:
+    """`ws_client`'s sockets on the Redis layer, with the deployment's own configuration from
+    studio/settings.py (its connection options included), not a test-made one."""
+    from studio import settings as deployment
+
+    layers = deployment.CHANNEL_LAYERS
+    assert layers["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer", (
+        "REDIS_URL is set, so studio/settings.py should configure the Redis layer"
+    )
+    settings.CHANNEL_LAYERS = copy.deepcopy(layers)

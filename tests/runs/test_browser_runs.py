@@ -10,19 +10,15 @@ waiting run.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
-import subprocess
-import sys
+from typing import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.factories import PASSWORD
 from tests.runs.support import counting_reply
-from tests.studio.test_relay_embedded import PARLEY_VARIABLES, REPO, free_port, wait_until_serving
+from tests.plugins.processes import ServedStudio
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -48,35 +44,13 @@ print(json.dumps({key: str(crew.public_id) for key, crew in crews.items()}))
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory, fake_llm_server):
+def studio(tmp_path_factory, fake_llm_server) -> Iterator[ServedStudio]:
     """`manage.py serve` (embedded mode) with alice and her crews; stopped by PID at the end."""
-    data_dir = tmp_path_factory.mktemp("studio")
-    env = {key: value for key, value in os.environ.items()
-           if key not in PARLEY_VARIABLES and not key.startswith("PARLEY_RUN")}
-    env.update(PARLEY_DATA_DIR=str(data_dir), PARLEY_WORKER_CONCURRENCY="4")
-    setup_env = {**env, "SETUP_PASSWORD": PASSWORD, "SETUP_FAKE_LLM": fake_llm_server.openai_base_url,
-                 "SETUP_XSS": XSS}
-    for command, extra in ((["migrate", "--noinput", "-v", "0"], env), (["shell", "-c", SETUP], setup_env)):
-        done = subprocess.run([sys.executable, "manage.py", *command], cwd=REPO, env=extra, capture_output=True,
-                              text=True, timeout=120)
-        assert done.returncode == 0, done.stderr[-3000:]
-    crews = json.loads(done.stdout.strip().splitlines()[-1])
-    port = free_port()
-    log_path = data_dir / "serve.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port), "--log-level", "warning"],
-                                   cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}", process, log_path)
-        yield {"url": f"http://127.0.0.1:{port}", "crews": crews, "log": log_path}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+    studio = ServedStudio(tmp_path_factory.mktemp("studio"), concurrency=4)
+    studio.manage("migrate", "--noinput", "-v", "0")
+    studio.add_crews(SETUP, SETUP_PASSWORD=PASSWORD, SETUP_FAKE_LLM=fake_llm_server.openai_base_url, SETUP_XSS=XSS)
+    with studio.serving():
+        yield studio
 
 
 @pytest.fixture
@@ -86,7 +60,7 @@ def page(browser, studio):
 
     _parked.unpark()
     try:
-        context = browser.new_context(base_url=studio["url"])
+        context = browser.new_context(base_url=studio.url)
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
         try:
             page = context.new_page()
@@ -144,7 +118,7 @@ def test_the_demo_crew_runs_from_the_gallery_with_highlighted_code_paired_with_i
 
 def test_turns_and_tokens_appear_live(page: Page, studio, fake_llm):
     fake_llm.add_rule(text=counting_reply, delay=0.3, chunk_delay=0.06)
-    start_from_crew_page(page, studio["crews"]["slow"])
+    start_from_crew_page(page, studio.crews["slow"])
     page.evaluate("window.__sameDocument = true")  # gone if anything reloaded the page
     expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
     first = seqs(page)
@@ -162,7 +136,7 @@ def test_turns_and_tokens_appear_live(page: Page, studio, fake_llm):
 
 
 def test_a_person_replies_twice_from_the_browser_then_ends_the_conversation(page: Page, studio):
-    start_from_crew_page(page, studio["crews"]["ask"])
+    start_from_crew_page(page, studio.crews["ask"])
     question = page.locator("#run-input .run-question")
 
     asked = []
@@ -193,7 +167,7 @@ def test_a_person_replies_twice_from_the_browser_then_ends_the_conversation(page
 
 def test_reloading_mid_run_shows_every_turn_once(page: Page, studio, fake_llm):
     fake_llm.add_rule(text=counting_reply, delay=0.3, chunk_delay=0.04)
-    start_from_crew_page(page, studio["crews"]["slow"])
+    start_from_crew_page(page, studio.crews["slow"])
     expect(page.locator('#transcript [data-seq="3"]')).to_be_attached()
     page.reload()
     assert page.locator("#run-status").get_attribute("data-status") == "running", "the reload must happen mid-run"
@@ -209,7 +183,7 @@ def test_reloading_mid_run_shows_every_turn_once(page: Page, studio, fake_llm):
 
 
 def test_cancelling_a_waiting_run(page: Page, studio):
-    start_from_crew_page(page, studio["crews"]["ask"])
+    start_from_crew_page(page, studio.crews["ask"])
     expect(page.locator("#run-input .run-question")).to_be_visible()
 
     page.locator("#run-actions").get_by_role("button", name="Stop").click()

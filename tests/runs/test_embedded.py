@@ -1,58 +1,21 @@
 """Embedded mode end to end: `manage.py serve` (SQLite, the in-process Celery worker thread and the
 relay hop onto the server loop) runs a crew that asks a person; the browser side is HTTP + a
-websocket with the session cookie, as the run page uses them."""
+websocket with the session cookie, as the run page uses them. The studio is the `served` fixture
+(tests/plugins/processes.py): alice and her crew "Ask me"."""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from tests.studio.test_relay_embedded import PARLEY_VARIABLES, REPO, csrf_field, free_port, wait_until_serving
+from tests.factories import PASSWORD
+from tests.plugins.processes import csrf_field
 
 pytestmark = pytest.mark.slow
-
-SETUP = """
-from studio.accounts.services import sign_up
-from tests.runs.support import human_crew
-user = sign_up(username="alice", email="alice@example.test", password="correct-horse-battery-staple-42")
-print(human_crew(user.personal_workspace, user).public_id)
-"""
-
-
-@pytest.fixture
-def served(tmp_path):
-    import os
-    import signal
-
-    env = {key: value for key, value in os.environ.items() if key not in PARLEY_VARIABLES and not key.startswith("PARLEY_RUN")}
-    env.update(PARLEY_DATA_DIR=str(tmp_path), PARLEY_WORKER_CONCURRENCY="2")
-    for command in (["migrate", "--noinput", "-v", "0"], ["shell", "-c", SETUP]):
-        done = subprocess.run([sys.executable, "manage.py", *command], cwd=REPO, env=env, capture_output=True,
-                              text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-    crew_id = done.stdout.strip().splitlines()[-1]
-    port = free_port()
-    log_path = tmp_path / "serve.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port), "--log-level", "warning"],
-                                   cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}", process, log_path)
-        yield {"url": f"http://127.0.0.1:{port}", "port": port, "crew": crew_id, "log": log_path}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
 
 
 def receive_until(socket, pattern: str, frames: list[str]) -> str:
@@ -64,14 +27,14 @@ def receive_until(socket, pattern: str, frames: list[str]) -> str:
 
 
 def test_embedded_mode_runs_a_crew_with_a_person_in_the_loop(served):
-    base, port = served["url"], served["port"]
+    base, port = served.url, served.port
     with httpx.Client(base_url=base, timeout=10) as http:
         login = http.get("/accounts/login/").text
         logged_in = http.post("/accounts/login/", data={"csrfmiddlewaretoken": csrf_field(login), "username": "alice",
-                                                        "password": "correct-horse-battery-staple-42"})
+                                                        "password": PASSWORD})
         assert logged_in.status_code == 302, logged_in.text[:300]
         headers = {"X-CSRFToken": http.cookies["csrftoken"], "Accept": "application/json"}
-        started = http.post(f"/runs/start/{served['crew']}/", data={"task": "Plan a picnic."}, headers=headers)
+        started = http.post(f"/runs/start/{served.crews['ask']}/", data={"task": "Plan a picnic."}, headers=headers)
         assert started.status_code == 201, started.text[:300]
         run_id = started.json()["run"]
         cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())

@@ -18,7 +18,7 @@ from studio.runs import services
 from studio.runs.models import Message, Run, RunStatus
 from tests.factories import WorkspaceFactory, add_member
 from tests.runs.support import counting_reply, execute_here, fake_llm_crew, human_crew, transcript, wait_until, workspace_of
-from tests.runs.workerproc import WorkerPool, forget_unacked, worker_env
+from tests.plugins.processes import WorkerPool, worker_env
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -30,11 +30,9 @@ def pool(redis_url, postgres_url, settings, tmp_path, runs_queue, transactional_
     """Workers this test starts (and may kill), on the test's own queue."""
     from workers.celery import app
 
-    workers = WorkerPool(app, worker_env(settings, redis_url, runs_queue, tmp_path, PARLEY_RUN_MAX_RECOVERIES="5"),
-                         runs_queue, tmp_path)
-    yield workers
-    workers.stop_all()
-    forget_unacked(app, runs_queue)
+    env = worker_env(settings, redis_url, runs_queue, tmp_path, PARLEY_RUN_MAX_RECOVERIES="5")
+    with WorkerPool(app, env, runs_queue, tmp_path) as workers:
+        yield workers
 
 
 @pytest.fixture(scope="module")
@@ -43,35 +41,22 @@ def module_worker(redis_url, postgres_url, django_db_setup, tmp_path_factory):
     a worker costs seconds."""
     from django.conf import settings
 
-    from tests.runs.support import remove_queue
     from workers.celery import app
 
     queue = f"parley-test-runs-{uuid.uuid4().hex[:12]}"
     log_dir = tmp_path_factory.mktemp("workers")
     # Its sweep stays out of the way of tests with their own workers (it would recover their runs
     # onto its own queue, correctly, but out of their reach).
-    workers = WorkerPool(app, worker_env(settings, redis_url, queue, log_dir, PARLEY_RUN_SWEEP_SECONDS="3600"),
-                         queue, log_dir)
-    try:
+    env = worker_env(settings, redis_url, queue, log_dir, PARLEY_RUN_SWEEP_SECONDS="3600")
+    with WorkerPool(app, env, queue, log_dir) as workers:
         (worker,) = workers.start(1, concurrency=2)
         yield worker
-    finally:
-        workers.stop_all()
-        forget_unacked(app, queue)
-        remove_queue(app, queue)
 
 
 @pytest.fixture
 def worker(module_worker, settings, transactional_db):
     settings.PARLEY_RUNS_QUEUE = module_worker.queue  # runs started by this test go to it
     return module_worker
-
-
-@pytest.fixture
-def redis_layer(settings, redis_url):
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}
-    }
 
 
 def fresh(run: Run) -> Run:
@@ -84,7 +69,9 @@ def holder_pid(run: Run) -> int:
     return int(match.group(1))
 
 
-def test_a_worker_process_runs_a_crew_and_every_turn_reaches_the_socket(worker, ws_client, redis_layer, alice, fake_llm):
+def test_a_worker_process_runs_a_crew_and_every_turn_reaches_the_socket(
+    worker, ws_client, redis_channel_layer, alice, fake_llm
+):
     fake_llm.add_rule(text=counting_reply, chunk_delay=0.01)
     crew = fake_llm_crew(workspace_of(alice), alice, fake_llm, limit=2)
 

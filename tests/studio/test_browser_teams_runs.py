@@ -1,7 +1,7 @@
 """Team sharing with live runs, in Chromium against the real ASGI app and worker: embedded mode
-(`manage.py serve` with its in-process worker, from tests/runs/test_embedded.py's `served`
-fixture: alice, with the crew "Ask me" in her personal workspace, whose user proxy asks a person
-at every turn).
+(`manage.py serve` with its in-process worker: the `served` fixture of tests/plugins/processes.py,
+alice with the crew "Ask me" in her personal workspace, whose user proxy asks a person at every
+turn).
 
 1. alice makes a team, copies her crew into it and invites bob by link; bob signs up from the
    link, accepts, finds the shared crew and runs it; alice starts a run and watches it while bob,
@@ -19,7 +19,6 @@ from playwright.sync_api import Page, expect
 
 from tests.factories import PASSWORD
 from tests.plugins.browser import DEFAULT_TIMEOUT_MS, _parked
-from tests.runs.test_embedded import served  # noqa: F401  (fixture: the embedded server)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -32,13 +31,13 @@ MARK_LIVE = """document.addEventListener("htmx:wsAfterMessage", function (event)
 
 
 @pytest.fixture
-def open_page(browser, served):  # noqa: F811
+def open_page(browser, served):
     """Pages in browser contexts of their own (their own cookies) on the embedded server; closed at the end."""
     contexts = []
     _parked.unpark()  # Playwright's loop runs in this thread while pages are open (tests/plugins/browser.py)
 
     def new_page() -> Page:
-        context = browser.new_context(base_url=served["url"])
+        context = browser.new_context(base_url=served.url)
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
         contexts.append(context)
         context.add_init_script(MARK_LIVE)
@@ -93,10 +92,10 @@ def transcript(page: Page):
     return page.locator("#transcript")
 
 
-def test_a_teammate_joins_runs_the_shared_crew_and_answers_the_owners_run_live(served, open_page):  # noqa: F811
+def test_a_teammate_joins_runs_the_shared_crew_and_answers_the_owners_run_live(served, open_page):
     alice = open_page()
     log_in(alice, "alice")
-    crew_path = new_team_with_the_crew(alice, served["crew"])
+    crew_path = new_team_with_the_crew(alice, served.crews["ask"])
     alice.locator(".switcher summary").click()
     alice.get_by_role("link", name="Members and settings").click()
     alice.get_by_role("link", name="Invitations").click()
@@ -157,10 +156,10 @@ def test_a_teammate_joins_runs_the_shared_crew_and_answers_the_owners_run_live(s
         expect(log).to_contain_text(line)
 
 
-def test_a_copied_crew_runs_and_a_revoked_read_only_link_stops_at_once(served, open_page):  # noqa: F811
+def test_a_copied_crew_runs_and_a_revoked_read_only_link_stops_at_once(served, open_page):
     alice = open_page()
     log_in(alice, "alice")
-    crew_path = new_team_with_the_crew(alice, served["crew"], team="Clients")
+    crew_path = new_team_with_the_crew(alice, served.crews["ask"], team="Clients")
     # The copy made the team current; its crew list leads to the copy, not to the original.
     alice.get_by_role("navigation", name="Main").get_by_role("link", name="Crews").click()
     expect(alice.get_by_role("link", name="Ask me", exact=True)).to_have_attribute("href", crew_path)
@@ -170,7 +169,7 @@ def test_a_copied_crew_runs_and_a_revoked_read_only_link_stops_at_once(served, o
     alice.get_by_label("The link works").select_option(label="7 days")
     alice.get_by_role("button", name="Make a read-only link").click()
     link = alice.locator("#share-link").input_value()
-    assert re.fullmatch(re.escape(served["url"]) + r"/runs/shared/[A-Za-z0-9_\-]{40,}/", link)
+    assert re.fullmatch(re.escape(served.url) + r"/runs/shared/[A-Za-z0-9_\-]{40,}/", link)
 
     # A visitor without an account watches the run; there is nothing to press.
     visitor = open_page()
