@@ -6,7 +6,6 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -15,15 +14,14 @@ from studio.crews import services
 from studio.crews.forms import AgentForm
 from studio.crews.models import AgentDef
 from studio.crews.views import (
-    READ,
     WRITE,
     _get_agent_for_user,
     can_edit,
-    place_errors,
     render_page,
     workspace_for_reading,
     workspace_for_writing,
 )
+from studio.crews.views_forms import posted_data, role_to_edit, save_form
 
 LIST = "crews/agent_list.html"
 FORM = "crews/agent_form.html"
@@ -49,28 +47,19 @@ def agent_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def agent_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    agent = _get_agent_for_user(request, public_id, WRITE if request.method == "POST" else READ)
+    agent = _get_agent_for_user(request, public_id, role_to_edit(request))
     return _agent_form(request, agent, editable=can_edit(agent.workspace))
 
 
 def _agent_form(request: HttpRequest, agent: AgentDef, *, editable: bool) -> HttpResponse:
     title, is_new = agent.name, agent.pk is None
-    workspace = agent.workspace
-    if request.method == "POST":
-        form = AgentForm(request.POST, instance=agent, workspace=workspace)
-        if form.is_valid():
-            try:
-                services.save_agent(form.instance, user=request.user)
-            except ValidationError as error:
-                place_errors(form, error)
-            else:
-                messages.success(request, f"Saved the agent {agent.name}.")
-                return redirect("crews:agent_edit", public_id=agent.public_id)
-    else:
-        form = AgentForm(instance=agent, workspace=workspace)
+    form = AgentForm(posted_data(request), instance=agent, workspace=agent.workspace)
+    if saved := save_form(request, form, lambda form, user: services.save_agent(form.instance, user=user),
+                          message="Saved the agent {name}.", then="crews:agent_edit"):
+        return saved
     crews = [] if is_new else services.crews_using_agent(agent)
     context = {"form": form, "agent": agent, "title": title or "New agent", "is_new": is_new, "crews": crews,
-                "can_edit": editable}
+               "can_edit": editable}
     return render(request, FORM, context)
 
 

@@ -7,12 +7,12 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from studio.accounts.models import User
 from studio.crews import services
 from studio.crews.choices import CrewKind
 from studio.crews.forms import CrewForm
@@ -23,11 +23,11 @@ from studio.crews.views import (
     WRITE,
     _get_crew_for_user,
     can_edit,
-    place_errors,
     render_page,
     workspace_for_reading,
     workspace_for_writing,
 )
+from studio.crews.views_forms import posted_data, role_to_edit, save_form
 
 LIST = "crews/crew_list.html"
 FORM = "crews/crew_form.html"
@@ -56,7 +56,7 @@ def crew_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def crew_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    crew = _get_crew_for_user(request, public_id, WRITE if request.method == "POST" else READ)
+    crew = _get_crew_for_user(request, public_id, role_to_edit(request))
     if not can_edit(crew.workspace):
         return redirect("crews:crew_detail", public_id=crew.public_id)
     return _crew_form(request, crew)
@@ -64,24 +64,18 @@ def crew_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 def _crew_form(request: HttpRequest, crew: Crew) -> HttpResponse:
     title, is_new = crew.name, crew.pk is None
-    workspace = crew.workspace
-    if request.method == "POST":
-        form = CrewForm(request.POST, instance=crew, workspace=workspace)
-        if form.is_valid():
-            members = _members_to_save(form, crew)
-            try:
-                services.save_crew(form.instance, user=request.user, members=members,
-                                   summary="Created" if is_new else None)
-            except ValidationError as error:
-                place_errors(form, error)
-            else:
-                messages.success(request, f"Saved the crew “{crew.name}”.")
-                return redirect("crews:crew_detail", public_id=crew.public_id)
-    else:
-        form = CrewForm(instance=crew, workspace=workspace)
-    has_agents = AgentDef.objects.filter(workspace=workspace).exists()
+    form = CrewForm(posted_data(request), instance=crew, workspace=crew.workspace)
+    if saved := save_form(request, form, _save_crew, message="Saved the crew “{name}”.", then="crews:crew_detail"):
+        return saved
+    has_agents = AgentDef.objects.filter(workspace=crew.workspace).exists()
     context = {"form": form, "crew": crew, "title": title or "New crew", "is_new": is_new, "has_agents": has_agents}
     return render(request, FORM, context)
+
+
+def _save_crew(form: CrewForm, user: User) -> None:
+    crew = form.instance
+    services.save_crew(crew, user=user, members=_members_to_save(form, crew),
+                       summary="Created" if crew.pk is None else None)
 
 
 def _members_to_save(form: CrewForm, crew: Crew) -> list[AgentDef] | None:

@@ -7,26 +7,25 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from studio.accounts.models import User
 from studio.crews import services
 from studio.crews.fields import SecretUnreadable
 from studio.crews.forms import ModelEndpointForm
 from studio.crews.models import ModelEndpoint
 from studio.crews.views import (
-    READ,
     WRITE,
     _get_model_for_user,
     can_edit,
-    place_errors,
     render_page,
     workspace_for_reading,
     workspace_for_writing,
 )
+from studio.crews.views_forms import posted_data, role_to_edit, save_form
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ def model_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def model_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    endpoint = _get_model_for_user(request, public_id, WRITE if request.method == "POST" else READ)
+    endpoint = _get_model_for_user(request, public_id, role_to_edit(request))
     return _model_form(request, endpoint, editable=can_edit(endpoint.workspace))
 
 
@@ -62,26 +61,20 @@ def _model_form(request: HttpRequest, endpoint: ModelEndpoint, *, editable: bool
     # Captured before the form touches the instance: a failed save must not change the page's
     # title or claim that a key is stored when it is not.
     title, key_stored, is_new = endpoint.name, endpoint.has_key, endpoint.pk is None
-    key_dropped = False
-    if request.method == "POST":
-        form = ModelEndpointForm(request.POST, instance=endpoint)
-        if form.is_valid():
-            try:
-                services.save_model(form.instance, user=request.user, api_key=form.cleaned_data["api_key"] or services.KEEP,
-                                    clear_key=form.cleaned_data["clear_key"])
-            except ValidationError as error:
-                place_errors(form, error)
-            else:
-                messages.success(request, f"Saved the model “{endpoint.name}”.")
-                return redirect("crews:model_edit", public_id=endpoint.public_id)
-        key_dropped = bool(request.POST.get("api_key", "").strip())
-    else:
-        form = ModelEndpointForm(instance=endpoint)
+    form = ModelEndpointForm(posted_data(request), instance=endpoint)
+    if saved := save_form(request, form, _save_model, message="Saved the model “{name}”.", then="crews:model_edit"):
+        return saved
     context = {
         "form": form, "endpoint": endpoint, "title": title or "New model", "is_new": is_new,
-        "key_stored": key_stored, "key_dropped": key_dropped, "can_edit": editable,
+        "key_stored": key_stored, "key_dropped": bool(request.POST.get("api_key", "").strip()), "can_edit": editable,
     }
     return render(request, FORM, context)
+
+
+def _save_model(form: ModelEndpointForm, user: User) -> None:
+    # An empty key input keeps the stored key; only the checkbox removes it.
+    services.save_model(form.instance, user=user, api_key=form.cleaned_data["api_key"] or services.KEEP,
+                        clear_key=form.cleaned_data["clear_key"])
 
 
 @login_required
