@@ -45,7 +45,7 @@ STOP_TIMEOUT = 15.0
 # --- Celery worker processes ---------------------------------------------------------------------
 
 # Parley's settings plus a broker that redelivers a SIGKILLed worker's task within seconds.
-WORKER_SETTINGS = "tests.runs.worker_settings"
+WORKER_SETTINGS = "tests.plugins.worker_settings"
 
 # Fast enough for tests, and still three heartbeats per stale period (studio/runs/conf.py).
 FAST_RUN_KNOBS = {

@@ -16,6 +16,7 @@ from django.db import connection
 
 from studio.crews import services as crew_services
 from studio.runs.models import Message, Run
+from tests.plugins.processes import remove_queue
 from tests.studio.test_crews_support import make_agent, make_model, replay_model, workspace_of
 
 __all__ = ["Background", "fake_llm_crew", "human_crew", "make_agent", "make_model", "replay_model",
@@ -109,16 +110,6 @@ class Background:
         if self.error is not None:
             raise self.error
         return self.result
-
-
-def remove_queue(app, name: str) -> None:
-    """Drop a test queue and its binding from the broker (declared first so kombu knows them)."""
-    from kombu import Exchange, Queue
-
-    with app.connection_for_write() as connection:
-        queue = Queue(name, Exchange(name, type="direct"), routing_key=name).bind(connection.default_channel)
-        queue.declare()
-        queue.delete()
 
 
 def queued_tasks(queue: str) -> list[tuple[str, list]]:

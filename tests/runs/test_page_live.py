@@ -18,13 +18,6 @@ from workers import relay
 SEQ = re.compile(r'data-seq="(\d+)"')
 
 
-@pytest.fixture
-def redis_layer(settings, redis_url):
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}
-    }
-
-
 def publish_from_threads(count: int, publish) -> list[BaseException]:
     errors: list[BaseException] = []
 
@@ -42,7 +35,7 @@ def publish_from_threads(count: int, publish) -> list[BaseException]:
     return errors
 
 
-def test_worker_threads_reach_the_page_socket_through_redis_on_one_relay_loop(ws_client, redis_layer, alice):
+def test_worker_threads_reach_the_page_socket_through_redis_on_one_relay_loop(ws_client, redis_channel_layer, alice):
     run = services.start_run(human_crew(workspace_of(alice), alice), user=alice, dispatch=False)
     Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, last_seq=8)
     Message.objects.bulk_create([Message(run=run, seq=seq, sender="helper", content=f"turn {seq}") for seq in range(1, 9)])
