@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.templatetags.static import static
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -111,6 +112,8 @@ def test_the_shared_page_shows_the_run_and_nothing_beyond_it(team, alice, bob):
         assert html.count('data-seq="') == 2 and "Plan a picnic." in html and "Idea one." in html
         assert 'data-status="awaiting_input"' in html and "waits for a member of the team to answer" in html
         assert f'ws-connect="/ws/shared/{token}/"' in html
+        # Code in messages is highlighted as on the run page.
+        assert f'<link rel="stylesheet" href="{static("css/pygments.css")}">' in html
         # No controls, no way into the studio, nothing of the crew's settings or the workspace.
         for absent in ("<form", "<button", "<textarea", "/questions/", "/cancel/", "/crews/", "/workspaces/",
                        "/ws/runs/", CONFIG_MARKER, "TEAMNAME-51", SECRET, str(run.workspace.public_id)):
