@@ -13,9 +13,9 @@ from studio.crews import services
 from studio.crews.models import AgentDef
 from studio.runs import services as run_services
 from tests.runs.support import execute_here, human_crew
-from tests.studio.test_crews_support import SECRET, group_crew, make_agent, make_model, replay_model
-from tests.studio.test_pages_support import client_for, url
-from tests.studio.test_teams_support import EDITOR, RUNNER, make_team, text
+from tests.studio.crews_support import SECRET, group_crew, make_agent, make_model, replay_model
+from tests.studio.pages_support import client_for, url
+from tests.studio.teams_support import EDITOR, RUNNER, make_team, text
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ and never a byte of a workspace the visitor is no member of (nor any API key) in
 The tables below say, per route, who may do what. `test_every_route_is_in_the_matrix` fails for a
 route without an entry, so a new page cannot ship without deciding who may use it.
 
-The world and the markers are in test_authz_support.py. The HTTP half builds the world once (class
+The world and the markers are in authz_support.py. The HTTP half builds the world once (class
 scope, inside one transaction) and runs every request in a savepoint that is rolled back, so each
 visitor meets the same world. The websocket half needs committed data (consumers read the database
 from other threads) and builds its own.
@@ -25,7 +25,7 @@ from django.urls import get_resolver
 
 from studio.accounts.models import Role
 from studio.runs.models import Run
-from tests.studio.test_authz_support import (
+from tests.studio.authz_support import (
     ANON,
     EDITOR,
     MARKERS,

@@ -16,7 +16,7 @@ from studio.crews import services
 from studio.crews.models import AgentDef, Crew, ModelEndpoint
 from studio.crews.snapshots import content, export_crew
 from tests.factories import PASSWORD
-from tests.studio.test_crews_support import workspace_of
+from tests.studio.crews_support import workspace_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -12,7 +12,7 @@ from studio.crews.exchange import import_file
 from studio.crews.models import AgentDef, Crew, ModelEndpoint
 from studio.crews.snapshots import export_crew
 from studio.crews.toolspec import parse_tool
-from tests.studio.test_crews_support import workspace_of
+from tests.studio.crews_support import workspace_of
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from studio.crews import services
 from studio.crews.exchange import copy_crew_to_workspace, import_crew, import_file, load_document
 from studio.crews.models import AgentDef, Crew, ModelEndpoint, Version
 from studio.crews.snapshots import content, export_agent, export_crew
-from tests.studio.test_crews_support import (
+from tests.studio.crews_support import (
     ADD_TOOL,
     SECRET,
     group_crew,

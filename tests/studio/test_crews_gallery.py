@@ -14,7 +14,7 @@ from studio.crews.gallery import copy_gallery_crew, list_gallery, load_gallery
 from studio.crews.gallery_seeds import SEEDS
 from studio.crews.models import AgentDef, Crew, GalleryCrew
 from studio.crews.snapshots import content, export_crew
-from tests.studio.test_crews_support import workspace_of
+from tests.studio.crews_support import workspace_of
 
 pytestmark = pytest.mark.django_db
 

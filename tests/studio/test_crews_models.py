@@ -12,7 +12,7 @@ from studio.crews import services
 from studio.crews.fields import SealedSecret, SecretUnreadable, rotate_token, seal
 from studio.crews.models import AgentDef, CrewMember, ModelEndpoint
 from studio.crews.validation import crew_warnings
-from tests.studio.test_crews_support import (
+from tests.studio.crews_support import (
     ADD_TOOL,
     SECRET,
     group_crew,

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from studio.crews import services
 from studio.crews.models import AgentDef
 from studio.crews.versions import diff_versions, list_versions, restore_version
-from tests.studio.test_crews_support import group_crew, make_agent, make_model, workspace_of
+from tests.studio.crews_support import group_crew, make_agent, make_model, workspace_of
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from studio.accounts.models import Role
 from studio.crews import services
 from studio.crews.models import AgentDef, Crew, ModelEndpoint, Version
 from tests.factories import WorkspaceFactory, add_member
-from tests.studio.test_pages_support import (  # noqa: F401  (fixtures)
+from tests.studio.pages_support import (  # noqa: F401  (fixtures)
     HTMX,
     Studio,
     alice_client,

@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from studio.crews.models import Crew, CrewMember, CrewTransition
-from tests.studio.test_crews_support import make_agent, workspace_of
-from tests.studio.test_pages_support import (  # noqa: F401  (fixtures)
+from tests.studio.crews_support import make_agent, workspace_of
+from tests.studio.pages_support import (  # noqa: F401  (fixtures)
     HTMX,
     alice_client,
     errors_in,

@@ -11,8 +11,8 @@ from django.utils.html import escape
 from studio.crews.gallery import load_gallery
 from studio.crews.models import AgentDef, Crew, ModelEndpoint
 from studio.crews.snapshots import content, export_crew
-from tests.studio.test_crews_support import workspace_of
-from tests.studio.test_pages_support import alice_client, errors_in, studio, url  # noqa: F401  (fixtures)
+from tests.studio.crews_support import workspace_of
+from tests.studio.pages_support import alice_client, errors_in, studio, url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 

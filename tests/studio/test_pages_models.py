@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from studio.crews.models import ModelEndpoint
-from tests.studio.test_crews_support import SECRET, make_agent, make_model, workspace_of
-from tests.studio.test_pages_support import HTMX, alice_client, errors_in, url  # noqa: F401  (fixtures)
+from tests.studio.crews_support import SECRET, make_agent, make_model, workspace_of
+from tests.studio.pages_support import HTMX, alice_client, errors_in, url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import pytest
 
 from studio.crews import services
 from studio.crews.models import AgentDef
-from tests.studio.test_crews_support import make_agent
-from tests.studio.test_pages_support import HTMX, alice_client, studio, url  # noqa: F401  (fixtures)
+from tests.studio.crews_support import make_agent
+from tests.studio.pages_support import HTMX, alice_client, studio, url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 

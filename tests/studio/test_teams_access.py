@@ -13,8 +13,8 @@ from django.urls import get_resolver
 from studio.accounts import invitations
 from studio.accounts.models import Role
 from tests.factories import UserFactory
-from tests.studio.test_crews_support import make_agent, two_agent_crew
-from tests.studio.test_teams_support import EDITOR, OWNER, RUNNER, VIEWER, make_team
+from tests.studio.crews_support import make_agent, two_agent_crew
+from tests.studio.teams_support import EDITOR, OWNER, RUNNER, VIEWER, make_team
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from studio.accounts import audit
 from studio.accounts.audit import Action
 from studio.accounts.models import AuditEvent, Workspace
 from studio.accounts.views_teams import AUDIT_PAGE_SIZE
-from tests.studio.test_crews_support import make_agent, make_model, two_agent_crew
-from tests.studio.test_teams_support import VIEWER, logged_in, make_team, text
+from tests.studio.crews_support import make_agent, make_model, two_agent_crew
+from tests.studio.teams_support import VIEWER, logged_in, make_team, text
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from studio.accounts.models import AuditEvent
 from studio.crews import services
 from studio.crews.copying import CopyRefused, copy_crew_to_workspace, copy_targets
 from studio.crews.models import AgentDef, Crew, ModelEndpoint
-from tests.studio.test_crews_support import SECRET, make_agent, make_model, two_agent_crew
-from tests.studio.test_teams_support import EDITOR, RUNNER, VIEWER, actions, chosen, logged_in, make_team, text
+from tests.studio.crews_support import SECRET, make_agent, make_model, two_agent_crew
+from tests.studio.teams_support import EDITOR, RUNNER, VIEWER, actions, chosen, logged_in, make_team, text
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from studio.accounts.invitations import hash_token
 from studio.accounts.models import AuditEvent, Invitation, InvitationStatus, Membership, User
 from studio.accounts.teams import TeamError
 from tests.factories import UserFactory
-from tests.studio.test_teams_support import EDITOR, OWNER, RUNNER, VIEWER, actions, logged_in, make_team, role_of, text
+from tests.studio.teams_support import EDITOR, OWNER, RUNNER, VIEWER, actions, logged_in, make_team, role_of, text
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from studio.accounts import teams
 from studio.accounts.models import AuditEvent, Role
 from studio.accounts.teams import TeamError
-from tests.studio.test_teams_support import EDITOR, OWNER, RUNNER, VIEWER, actions, logged_in, make_team, role_of, text
+from tests.studio.teams_support import EDITOR, OWNER, RUNNER, VIEWER, actions, logged_in, make_team, role_of, text
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from studio.accounts.access import SESSION_KEY, current_workspace
 from studio.accounts.models import AuditEvent, Invitation, Membership, Role, Workspace
 from studio.crews.models import AgentDef, Crew, ModelEndpoint
 from studio.runs.models import Run, RunStatus
-from tests.studio.test_crews_support import make_agent, make_model, two_agent_crew
-from tests.studio.test_teams_support import (
+from tests.studio.crews_support import make_agent, make_model, two_agent_crew
+from tests.studio.teams_support import (
     EDITOR,
     OWNER,
     VIEWER,

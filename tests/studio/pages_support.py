@@ -1,6 +1,6 @@
 """Shared fixtures and builders for the builder page tests (no tests here).
 
-Objects are made through the same service functions the pages call (tests/studio/test_crews_support.py);
+Objects are made through the same service functions the pages call (tests/studio/crews_support.py);
 pages are driven through Django's test client, logged in as the cast from tests/factories.py.
 """
 
@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from studio.accounts.models import User, Workspace
 from studio.crews.models import AgentDef, Crew, ModelEndpoint
-from tests.studio.test_crews_support import SECRET, group_crew, make_agent, make_model, replay_model, workspace_of
+from tests.studio.crews_support import SECRET, group_crew, make_agent, make_model, replay_model, workspace_of
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 

@@ -31,7 +31,7 @@ from studio.runs import services as run_services
 from studio.runs import sharing
 from tests.factories import UserFactory
 from tests.runs.support import execute_here, human_crew
-from tests.studio.test_crews_support import group_crew, make_agent, make_model, replay_model
+from tests.studio.crews_support import group_crew, make_agent, make_model, replay_model
 
 ANON, OUTSIDER, VIEWER, RUNNER, EDITOR, OWNER = "anonymous", "outsider", "viewer", "runner", "editor", "owner"
 PERSONAS = (ANON, OUTSIDER, VIEWER, RUNNER, EDITOR, OWNER)
