@@ -14,6 +14,7 @@ An event's `type` names the consumer handler: "worker.check" -> `worker_check`.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import logging
 import os
@@ -33,6 +34,8 @@ PUBLISH_TIMEOUT = 5.0
 # Sends a caller may leave in flight without waiting (wait=False); past this, it waits after all,
 # so a slow or absent Redis slows the senders instead of growing memory.
 MAX_IN_FLIGHT = 500
+# At exit (a finished `run_crew`, a worker shutting down) sends still in flight get this long.
+DRAIN_TIMEOUT = 3.0
 
 _TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -172,6 +175,19 @@ def publish(group: str, event: RelayEvent, *, wait: bool = True) -> None:
     except concurrent.futures.TimeoutError:
         future.cancel()
         raise
+
+
+def drain(timeout: float = DRAIN_TIMEOUT) -> bool:
+    """Wait for the sends handed over with wait=False; True when none is left in flight."""
+    handed = [f for f in list(_pending) if isinstance(f, concurrent.futures.Future)]
+    if not handed:
+        return True
+    _done, left = concurrent.futures.wait(handed, timeout=timeout)
+    return not left
+
+
+# Runs before daemon threads stop, so the relay loop can still finish the last doorbells.
+atexit.register(drain)
 
 
 class _RelayLoop:

@@ -268,9 +268,11 @@ def _steps(claim: Claim, conversation: Any, sink: RunSink, tokens: TokenBatcher,
             persistence.back_to_waiting(claim)
             return RunStatus.AWAITING_INPUT
         conversation.answer(answer.reply or "")
+    # A cancel that arrived while the run was queued or waiting; later ones are seen by save_step,
+    # which ends the run at the boundary of the step during which the cancel arrived.
+    if persistence.stop_if_cancelled(claim):
+        return RunStatus.CANCELLED
     while True:
-        if persistence.stop_if_cancelled(claim):
-            return RunStatus.CANCELLED
         persistence.release_connection()
         conversation.step()
         tokens.flush()

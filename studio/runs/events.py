@@ -37,11 +37,11 @@ def tokens_event(run_public_id: UUID | str, agent: str, text: str) -> relay.RunT
 def publish(event: dict) -> None:
     """Relay one run event to the run's viewers; problems are logged, never raised.
 
-    Token batches are not waited for: the message saved at the end of the step supersedes them,
-    and a streaming worker thread should not stop for a Redis round trip at every batch."""
+    The worker does not wait for Redis to take it: every run event is a doorbell whose loss costs
+    latency, never a message, and a Redis round trip at every token batch and step would hold up
+    the run. The relay keeps the order of sends and logs a failed one."""
     try:
-        relay.publish(relay.group_for_run(event["run"]), event,  # type: ignore[arg-type]
-                      wait=event.get("type") != "run.tokens")
+        relay.publish(relay.group_for_run(event["run"]), event, wait=False)  # type: ignore[arg-type]
     except RuntimeError as error:
         # The in-memory layer with no server loop (a management command in embedded mode):
         # nobody can be watching through this process.

@@ -237,10 +237,10 @@ def _end(claim: Claim, status: str, **fields: Any) -> bool:
 
 
 def stop_if_cancelled(claim: Claim) -> bool:
-    """Between steps: end the run as cancelled if someone asked. True when it did.
+    """Before a claimed run's first step: end it as cancelled if someone asked. True when it did.
 
-    Runs before every step, so the usual answer (no) costs one read and no transaction; _end is a
-    single conditional UPDATE, atomic on its own."""
+    The usual answer (no) costs one read and no transaction; _end is a single conditional UPDATE,
+    atomic on its own."""
     if not Run.objects.filter(pk=claim.pk, lease=claim.lease, cancel_requested=True).exists():
         return False
     return _end(claim, RunStatus.CANCELLED)

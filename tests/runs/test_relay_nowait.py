@@ -1,6 +1,6 @@
-"""Token batches are handed to the relay loop without waiting for Redis; every other run event
-still waits, and the hand-over is bounded. Checked against a Redis address that accepts
-connections and never answers, so a waiting send really hangs."""
+"""Run events are handed to the relay loop without the worker waiting for Redis; other sends
+still wait, the hand-over is bounded, and what is in flight is drained at exit. Checked against a
+Redis address that accepts connections and never answers, so a waiting send really hangs."""
 
 from __future__ import annotations
 
@@ -56,18 +56,33 @@ def timed(call) -> float:
     return time.monotonic() - started
 
 
-def test_token_batches_do_not_wait_but_doorbells_do(silent_redis, caplog):
-    tokens = events.tokens_event(RUN, "helper", "some words ")
-    assert timed(lambda: events.publish(tokens)) < 0.5  # handed over; Redis has not answered
+def wait_for_text(caplog, text: str, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while text not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return text in caplog.text
 
-    doorbell = events.message_event(RUN, 3)
+
+def test_run_events_do_not_wait_but_other_sends_do(silent_redis, caplog):
+    group = relay.group_for_run(RUN)
     with caplog.at_level(logging.WARNING):
-        assert timed(lambda: events.publish(doorbell)) >= 0.9  # waits for the layer's 1 s timeout
-        assert "could not be relayed" in caplog.text  # ...and says so, without failing the run
-        deadline = time.monotonic() + 10
-        while "send nobody waited for failed" not in caplog.text and time.monotonic() < deadline:
-            time.sleep(0.05)
-    assert "send nobody waited for failed" in caplog.text  # the token batch's failure is logged too
+        for event in (events.tokens_event(RUN, "helper", "some words "), events.message_event(RUN, 3),
+                      events.status_event(RUN, "completed", 3)):
+            assert timed(lambda: events.publish(event)) < 0.5  # handed over; Redis has not answered
+        # Nobody waited, so the relay says it failed, once per send, without failing the run.
+        assert wait_for_text(caplog, "send nobody waited for failed")
+        assert relay.drain(timeout=5)
+
+        started = time.monotonic()  # a caller that waits (the default) meets the layer's 1 s timeout
+        with pytest.raises(redis.exceptions.TimeoutError):
+            relay.publish(group, {"type": "share.revoked"})
+        assert time.monotonic() - started >= 0.9
+
+
+def test_drain_waits_for_what_is_in_flight(silent_redis):
+    relay.publish(relay.group_for_run(RUN), events.message_event(RUN, 1), wait=False)
+    assert relay.drain(timeout=0.2) is False  # still stuck on the silent server
+    assert relay.drain(timeout=5) is True  # its timeout ended it; nothing is left in flight
 
 
 def test_the_hand_over_is_bounded(silent_redis, monkeypatch):
