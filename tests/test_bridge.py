@@ -14,7 +14,7 @@ from studio.crews.gallery import load_gallery
 from studio.crews.models import Crew, GalleryCrew
 from studio.crews.snapshots import export_crew
 from tests.factories import UserFactory
-from tests.studio.test_crews_support import ADD_TOOL, SECRET, make_agent, make_model, replay_model, workspace_of
+from tests.studio.crews_support import ADD_TOOL, SECRET, make_agent, make_model, replay_model, workspace_of
 from workers.agents import EventLog, ScriptedInput, SuspendingInput
 from workers.bridge import BridgeError, build_conversation, probe_model, termination_predicate
 

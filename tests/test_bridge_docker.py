@@ -9,7 +9,7 @@ from studio.crews.gallery import load_gallery
 from studio.crews.models import GalleryCrew
 from studio.crews.snapshots import export_crew
 from tests.factories import UserFactory
-from tests.studio.test_crews_support import ADD_TOOL, make_agent, replay_model, workspace_of
+from tests.studio.crews_support import ADD_TOOL, make_agent, replay_model, workspace_of
 from workers.agents import EventLog, SuspendingInput
 from workers.bridge import build_conversation
 

@@ -17,7 +17,7 @@ from django.db import connection
 from studio.crews import services as crew_services
 from studio.runs.models import Message, Run
 from tests.plugins.processes import remove_queue
-from tests.studio.test_crews_support import make_agent, make_model, replay_model, workspace_of
+from tests.studio.crews_support import make_agent, make_model, replay_model, workspace_of
 
 __all__ = ["Background", "fake_llm_crew", "human_crew", "make_agent", "make_model", "replay_model",
            "transcript", "wait_until", "workspace_of", "execute_here", "queued_tasks", "remove_queue"]

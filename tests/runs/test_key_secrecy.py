@@ -10,7 +10,7 @@ from django.urls import reverse
 from studio.runs import services, sharing
 from studio.runs.models import Run, RunStatus
 from tests.runs.support import execute_here, fake_llm_crew, workspace_of
-from tests.studio.test_crews_support import SECRET
+from tests.studio.crews_support import SECRET
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ from studio.runs.models import Run, RunStatus
 from studio.runs.sharing import RunShare
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 from tests.runs.support import Background, execute_here, human_crew
-from tests.studio.test_crews_support import SECRET, make_model
+from tests.studio.crews_support import SECRET, make_model
 
 # Never shown through a link: the team's name and the crew's configuration.
 TEAM_NAME = "Hushed Lab TEAMNAME-51"
