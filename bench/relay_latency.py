@@ -75,7 +75,9 @@ async def watch(url: str, origin: str, cookie: str, ready: asyncio.Event,
 
 def measure(args: argparse.Namespace) -> dict:
     rules = [{"text": REPLY, "delay": args.latency, "chunk_delay": args.chunk_delay}]
-    env = {"PARLEY_DB_POOL_SIZE": "0"} if args.no_db_pool else {}
+    env = dict(item.split("=", 1) for item in args.env)
+    if args.no_db_pool:
+        env["PARLEY_DB_POOL_SIZE"] = "0"
     with Stack(workers=1, concurrency=args.concurrency, llm_rules=rules, serve=True, env=env) as stack:
         from asgiref.sync import sync_to_async
         from django.db import connection
@@ -143,7 +145,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="give up on a run after this many seconds")
     parser.add_argument("--no-db-pool", action="store_true",
                         help="turn the PostgreSQL connection pool off (PARLEY_DB_POOL_SIZE=0), for comparison")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an extra environment variable for the processes it starts (repeatable)")
     args = parser.parse_args()
+    if any("=" not in item for item in args.env):
+        parser.error("--env takes NAME=VALUE")
     if args.runs < 1 or args.turns < 1:
         parser.error("--runs and --turns must be at least 1")
     print(json.dumps(measure(args)))

@@ -7,10 +7,12 @@ message it holds, 0 for none; `?last_seq=N` on the URL does the same). The consu
 every newer Message from the database, the status, and from then on live events, never a seq
 twice. Relay events are doorbells (workers/relay.py): the database is the record.
 
-Access is decided again before every event, token batches included; once it is gone the socket
-closes with 4403 and sends nothing more. Each event costs one `database_sync_to_async` call: the
-re-check, the new rows and the status are read in the same thread hop, because every hop waits
-for the consumers' one database thread (and, without a pool, a fresh PostgreSQL login).
+Access is decided again before anything is sent; once it is gone the socket closes with 4403 and
+sends nothing more. Each saved-message or status event costs one `database_sync_to_async` call:
+the re-check, the new rows and the status are read in the same thread hop, because every hop
+waits for the consumers' one database thread. Token batches are sent by a flush task with a check
+of their own; batches that arrive while it runs share its next check, so a doorbell never queues
+behind one check per batch.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
@@ -32,6 +35,17 @@ from workers.relay import RunMessageEvent, RunStatusEvent, RunTokensEvent
 CLOSE_FORBIDDEN = 4403  # access ended while the socket was open
 CLOSE_NOT_FOUND = 4404  # refused at connect; existence is not revealed
 REPLAY_BATCH = 200
+
+
+def _merged(batches: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Consecutive batches of one agent as one piece of text."""
+    merged: list[tuple[str, str]] = []
+    for agent, text in batches:
+        if merged and merged[-1][0] == agent:
+            merged[-1] = (agent, merged[-1][1] + text)
+        else:
+            merged.append((agent, text))
+    return merged
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,11 @@ class RunStreamConsumer(AsyncWebsocketConsumer):
     gone = False  # access ended: closed once, nothing more is sent
     _access_timer: asyncio.Task | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tokens: list[tuple[str, str]] = []  # (agent, text) batches waiting for a check
+        self._token_flush: asyncio.Future | None = None
+
     # ---- what subclasses decide ------------------------------------------------------------------
 
     async def admit(self) -> Admission | int:
@@ -94,6 +113,16 @@ class RunStreamConsumer(AsyncWebsocketConsumer):
 
     # ---- the websocket ---------------------------------------------------------------------------
 
+    async def dispatch(self, message: dict) -> None:
+        # Channels runs close_old_connections on the one shared database thread before every
+        # handler, so each event (each token batch) would first queue behind every other socket's
+        # reads. These consumers touch the database only through database_sync_to_async, which
+        # closes stale connections itself, so the handler is called directly.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         await self.accept()  # accept first, so the browser sees our close code
         admission = await self.admit()
@@ -115,6 +144,9 @@ class RunStreamConsumer(AsyncWebsocketConsumer):
         if self._access_timer is not None:
             self._access_timer.cancel()
             self._access_timer = None
+        if self._token_flush is not None:
+            self._token_flush.cancel()
+        self._tokens.clear()
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = ()
@@ -136,15 +168,41 @@ class RunStreamConsumer(AsyncWebsocketConsumer):
 
     async def run_message(self, event: RunMessageEvent) -> None:
         if self.resumed and not self.gone and int(event.get("seq", 0)) > self.last_seq:
+            await self._settle_tokens(superseded=True)
             await self.catch_up(with_status=False)
 
     async def run_status(self, event: RunStatusEvent) -> None:
+        await self._settle_tokens(superseded=False)
         if self.resumed and not self.gone:
             await self.catch_up(with_status=True)
 
     async def run_tokens(self, event: RunTokensEvent) -> None:
-        if self.resumed and await self.recheck():  # token batches too: one indexed query
-            await self.send(text_data=self.tokens_html(event["agent"], event["text"]))
+        """Token batches go out from a flush task, so a doorbell behind them never waits for one
+        access check per batch. While a check is under way, batches gather and share the next
+        one; nothing is sent without a check."""
+        if not self.resumed or self.gone:
+            return
+        self._tokens.append((event["agent"], event["text"]))
+        if self._token_flush is None or self._token_flush.done():
+            self._token_flush = asyncio.ensure_future(self._flush_tokens())
+
+    async def _flush_tokens(self) -> None:
+        while self._tokens and not self.gone:
+            if not await self.recheck():  # one indexed query for every batch gathered so far
+                self._tokens.clear()
+                return
+            gathered, self._tokens = self._tokens, []
+            if gathered:  # none when a saved message superseded them during the check
+                await self.send(text_data="".join(self.tokens_html(agent, text) for agent, text in _merged(gathered)))
+
+    async def _settle_tokens(self, *, superseded: bool) -> None:
+        """Before a frame that must follow the streamed text: let a flush already under way finish.
+        With new rows (`superseded`), batches still waiting are dropped: the rows hold those
+        replies in full, and streamed text after them would linger on the page."""
+        if superseded:
+            self._tokens.clear()
+        if self._token_flush is not None and not self._token_flush.done():
+            await self._token_flush
 
     # ---- the shared steps ------------------------------------------------------------------------
 
