@@ -120,13 +120,17 @@ def _forget(pending: asyncio.Future | concurrent.futures.Future) -> None:
         logger.warning("relay: a send nobody waited for failed: %s: %s", error.__class__.__name__, error)
 
 
-def publish(group: str, event: RelayEvent, *, wait: bool = True) -> None:
+Sending = Union[asyncio.Future, concurrent.futures.Future]
+
+
+def publish(group: str, event: RelayEvent, *, wait: bool = True) -> Sending | None:
     """Send `event` to every consumer in `group`.
 
     Raises ValueError for a malformed event, RuntimeError when the in-memory layer is used with
     no server loop to deliver on, and the layer's own errors (e.g. Redis down) unchanged. With
     `wait=False` a thread without an event loop only hands the send over: the layer's errors are
-    logged, not raised (for events whose loss costs nothing, like token batches).
+    logged, not raised (for events whose loss costs nothing, like token batches). A send that
+    was handed over is returned, so a caller can tell when it is done; None once it is.
     """
     if not isinstance(event, dict) or not _TYPE_PATTERN.match(str(event.get("type", ""))):
         raise ValueError(f"event must be a dict whose 'type' looks like 'area.name' (got {event!r})")
@@ -156,7 +160,7 @@ def publish(group: str, event: RelayEvent, *, wait: bool = True) -> None:
             pending = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
         _pending.add(pending)
         pending.add_done_callback(_forget)
-        return
+        return pending
 
     if loop is None and isinstance(layer, InMemoryChannelLayer):
         raise RuntimeError(
@@ -169,12 +173,13 @@ def publish(group: str, event: RelayEvent, *, wait: bool = True) -> None:
         # Waiting would hold the caller (a worker thread mid-stream) for a Redis round trip.
         _pending.add(future)
         future.add_done_callback(_forget)
-        return
+        return future
     try:
         future.result(timeout=timeout)
     except concurrent.futures.TimeoutError:
         future.cancel()
         raise
+    return None
 
 
 def drain(timeout: float = DRAIN_TIMEOUT) -> bool:

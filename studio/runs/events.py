@@ -19,7 +19,8 @@ from workers import relay
 
 logger = logging.getLogger(__name__)
 
-Publisher = Callable[[dict], None]
+# Takes a run event; may return the send while it is in flight (events.publish does).
+Publisher = Callable[[dict], "relay.Sending | None"]
 
 
 def message_event(run_public_id: UUID | str, seq: int) -> relay.RunMessageEvent:
@@ -34,20 +35,22 @@ def tokens_event(run_public_id: UUID | str, agent: str, text: str) -> relay.RunT
     return {"type": "run.tokens", "run": str(run_public_id), "agent": agent, "text": text}
 
 
-def publish(event: dict) -> None:
+def publish(event: dict) -> relay.Sending | None:
     """Relay one run event to the run's viewers; problems are logged, never raised.
 
     The worker does not wait for Redis to take it: every run event is a doorbell whose loss costs
     latency, never a message, and a Redis round trip at every token batch and step would hold up
-    the run. The relay keeps the order of sends and logs a failed one."""
+    the run. The relay keeps the order of sends and logs a failed one. Returns the send while it
+    is in flight (see workers.runloop.TokenBatcher)."""
     try:
-        relay.publish(relay.group_for_run(event["run"]), event, wait=False)  # type: ignore[arg-type]
+        return relay.publish(relay.group_for_run(event["run"]), event, wait=False)  # type: ignore[arg-type]
     except RuntimeError as error:
         # The in-memory layer with no server loop (a management command in embedded mode):
         # nobody can be watching through this process.
         logger.debug("run event not relayed: %s", error)
     except Exception:  # the layer is down: viewers catch up from the database on reconnect
         logger.warning("run event %s for run %s could not be relayed", event.get("type"), event.get("run"), exc_info=True)
+    return None
 
 
 def publish_on_commit(event: dict) -> None:
