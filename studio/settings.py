@@ -237,9 +237,12 @@ if PARLEY_EMBEDDED:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 reads with a 5 s socket timeout, the same as the layer's blocking pop, so
-            # a websocket that hears nothing for 5 s would die; the read timeout must exceed it.
+            # Redis pub/sub: a group send is one PUBLISH and each server process is pushed what its
+            # sockets joined, instead of per-channel queues polled one message per round trip.
+            # Delivery is at most once, which the relay's design already assumes: events are
+            # doorbells and viewers read the transcript from the database (workers/relay.py).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # A read timeout well above any wait of the layer's, so a quiet socket never trips it.
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }

@@ -160,7 +160,7 @@ def redis_channel_layer(ws_client, settings, redis_url) -> None:
     from studio import settings as deployment
 
     layers = deployment.CHANNEL_LAYERS
-    assert layers["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer", (
+    assert layers["default"]["BACKEND"].startswith("channels_redis."), (
         "REDIS_URL is set, so studio/settings.py should configure the Redis layer"
     )
     settings.CHANNEL_LAYERS = copy.deepcopy(layers)

@@ -66,7 +66,7 @@ def test_worker_threads_reach_the_page_socket_through_redis_on_one_relay_loop(ws
 
 def test_a_layer_that_is_down_never_fails_a_run(settings, caplog):
     settings.CHANNEL_LAYERS = {  # nothing listens on port 1
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}
+        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}
     }
     event = events.status_event("00000000-0000-4000-8000-000000000000", "running", 0)
     with pytest.raises(Exception) as raised:

@@ -39,7 +39,7 @@ def silent_redis(settings):
     thread.start()
     port = listener.getsockname()[1]
     settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{port}/0", "socket_timeout": 1}]},
     }}
     yield port

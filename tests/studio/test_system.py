@@ -33,7 +33,7 @@ def test_status_page_reports_the_runtime(client, alice):
     page = client.get("/system/").content.decode()
     assert "System status" in page
     assert f"<dt>Mode</dt><dd>{settings.PARLEY_MODE}</dd>" in page
-    expected_layer = "InMemoryChannelLayer" if settings.PARLEY_EMBEDDED else "RedisChannelLayer"
+    expected_layer = "InMemoryChannelLayer" if settings.PARLEY_EMBEDDED else "RedisPubSubChannelLayer"
     assert f"<code>{expected_layer}</code>" in page
     assert f"<code>{settings.PARLEY_SANDBOX_IMAGE}</code>" in page
     assert 'ws-connect="/ws/system/"' in page
