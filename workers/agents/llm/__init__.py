@@ -1,7 +1,8 @@
 """LLM clients of the engine: config lists, fallback, retries, streaming, usage and cost (spec §9).
 
 Providers: `openai` (and OpenAI-compatible servers via base_url), `anthropic`, `replay` (in process).
-Only the official openai and anthropic SDKs talk HTTP.
+Only the official openai and anthropic SDKs talk HTTP; their clients are shared per process
+(sdk_clients.py).
 """
 
 from .client import SUPPORTED_API_TYPES, Completion, LLMClient, OpenAIWrapper, build_provider
