@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -24,11 +24,17 @@ from bench.doc_sections import write_sections  # noqa: E402
 from bench.stack import host_cpu, machine  # noqa: E402
 
 RELAY = {"turns": 10, "latency": 0.3, "chunk-delay": 0.05}
+RELAY_MIN_ROUNDS, RELAY_MIN_MESSAGES = 3, 300
 RELAY_VIEWERS = [1, 5, 10]
 CONCURRENT = {"runs": 200, "turns": 5, "latency": 0.3}
-# (worker processes, threads each). 64 slots is the most this PostgreSQL (max_connections 100,
-# shared) can hold: a running run keeps one connection.
-CONCURRENT_SLOTS = [(1, 8), (1, 32), (2, 32)]
+# (worker processes, threads each); Parley's default is 8 threads per worker.
+CONCURRENT_SLOTS = [(1, 8), (2, 8), (1, 16)]
+
+
+def _relay_options(runs: int) -> dict:
+    """Enough rounds for at least MIN_MESSAGES messages per row, so its p99 is not one outlier."""
+    rounds = max(RELAY_MIN_ROUNDS, math.ceil(RELAY_MIN_MESSAGES / (2 * RELAY["turns"] * runs)))
+    return {**RELAY, "repeats": rounds}
 
 
 def _bounded(command: list[str], limit: float = 1800.0) -> tuple[int, str, str]:
@@ -84,7 +90,7 @@ def _busy_share(seconds: float) -> float:
 
 def relay_section(rows: list[dict]) -> str:
     def row(r: dict) -> str:
-        pool = "pool" if r.get("db_pool") else "as configured"
+        pool = "pool (as configured)" if r.get("db_pool") else "off"
         if "failed" in r:
             return f"| {r['runs']} | {pool} | failed: {r['failed']} |||||||| "
         return (f"| {r['runs']} | {pool} | {r['messages']} | {r['token_frames']} | {r['resumes']} | {r['p50_ms']:.1f} | "
@@ -98,16 +104,18 @@ Measured {datetime.date.today().isoformat()} on {machine()}; `bench/relay_latenc
 configurations by `bench/runs_report.py`. Targets: p50 ≤ 15 ms, p99 ≤ 50 ms.
 
 Production mode on one host: a `celery -A workers worker` process (thread pool), channels_redis
-on Redis, PostgreSQL, and `manage.py serve` (uvicorn) for the websockets. Every run has one viewer,
-a websocket client logged in with a session cookie that joins before the run is dispatched.
+(its pub/sub layer, as configured) on Redis, PostgreSQL, and `manage.py serve` (uvicorn) for the
+websockets. Every run has one viewer, a websocket client logged in with a session cookie that joins
+before the run is dispatched. Each row pools at least {RELAY_MIN_ROUNDS} rounds of that many runs
+(and at least {RELAY_MIN_MESSAGES} messages), one round after another on the same stack, after one
+unmeasured warm-up run.
 Latency is the client's wall-clock receipt of a transcript fragment minus the message row's
 `created_at`, which is set in the transaction that saves it (same host, same clock). Each run is a
 two-agent chat of {RELAY['turns']} model calls ({2 * RELAY['turns']} messages) against the fake
 LLM server: {RELAY['latency']} s before each reply, then its ~25 words streamed
 {RELAY['chunk-delay'] * 1000:.0f} ms apart, so the layer also carries the token batches
-(~20 per second per run) it carries in use. "pool" serves with Django's PostgreSQL connection pool
-(`OPTIONS["pool"]`; these rows appear when the `psycopg-pool` package is installed); "as
-configured" is `studio/settings.py` as it is.
+(up to 20 per second per run) it carries in use. "Database connections" is the PostgreSQL connection
+pool of every process as `studio/settings.py` configures it, or "off" with `PARLEY_DB_POOL_SIZE=0`.
 Host CPU is the share of both cores busy during the measurement, "before the run" the share busy
 in the 3 s before it started: the host is shared, and other work counts in both.
 
@@ -123,32 +131,34 @@ def _best(rows: list[dict], **match: object) -> dict | None:
 
 
 def relay_notes(rows: list[dict]) -> str:
-    one_pool, one_plain = _best(rows, runs=1, db_pool=True), _best(rows, runs=1, db_pool=False)
+    pooled, plain = _best(rows, runs=1, db_pool=True), _best(rows, runs=1, db_pool=False)
     lines = ["What limits it:", ""]
-    if one_plain:
-        lines.append(f"- As configured (`CONN_MAX_AGE = 0`), every `database_sync_to_async` call of the run consumer "
-                     "opens a new PostgreSQL connection: two per relayed message (access check, then the new rows) "
-                     "and one access re-check per second while tokens stream. Channels runs these calls one at a "
-                     f"time on one thread, so even one viewer waits for them (p50 {one_plain['p50_ms']:.0f} ms). With "
-                     "several streaming runs that thread saturates, consumers fall behind the token batches, and "
-                     "channels_redis drops events for a channel over its capacity (100), doorbells included. The run "
-                     "page recovers by itself (static/js/run.js sends `resume` after 15 s without news; so does the "
-                     "benchmark's client, column \"resumes\"), but those messages arrive seconds late.")
-    if one_pool:
-        lines.append(f"- With Django's connection pool (`DATABASES[...][\"OPTIONS\"][\"pool\"]`, package "
-                     f"`psycopg-pool`), one viewer sees p50 {one_pool['p50_ms']:.1f} ms / p99 {one_pool['p99_ms']:.1f} ms. "
-                     "That change is for `studio/settings.py` and `requirements.txt`; the \"pool\" rows apply it "
-                     "in the benchmark's own settings only.")
+    lines.append(
+        "- The first message of each run. With one viewer, messages after the first arrive in about 10 ms; "
+        "the first arrives about 60 ms after it is saved, and that is most of the p99. A trace of "
+        "the events showed the run's first status event, published before that message was saved, reaching the "
+        "server about as late. The likely cause is channels_redis's pub/sub receive loop, which sleeps "
+        "100 ms at a time while its process is subscribed to nothing. Between rounds this server has no socket "
+        "at all. A server that always has a socket open would not wait, but that is not yet verified.")
+    lines.append(
+        "- The consumer's database work. For each doorbell the run consumer makes one "
+        "`database_sync_to_async` hop (the access re-check and the new rows together), and Channels "
+        "runs those hops one at a time on one thread per server process. Each hop borrows a pooled "
+        "PostgreSQL connection (`PARLEY_DB_POOL_SIZE`, default 20). Token batches that arrive while "
+        "an access check is under way share the next check, so a doorbell waits behind at most one.")
+    if pooled and plain:
+        lines.append(
+            f"- The pool. With the pool off (`PARLEY_DB_POOL_SIZE=0`, the \"off\" row), every hop logs in to "
+            f"PostgreSQL anew: one viewer sees p50 {plain['p50_ms']:.1f} ms, against {pooled['p50_ms']:.1f} ms "
+            "with it.")
     lines += [
+        "- Workers never wait for Redis to take a run event: the send is handed to the process's relay loop "
+        "(at most 500 in flight), and a run's next token batch waits until its previous one is sent, so "
+        "batches grow instead of queueing when the relay falls behind.",
         "- On 2 cores, the worker, the server, PostgreSQL, Redis, the fake LLM server and the clients share the "
-        "CPU: with more streaming runs the tail grows, mostly while the worker's relay thread waits for the GIL "
-        "behind threads parsing streamed chunks.",
-        "- Fixed while measuring: `relay.publish` from worker threads used `async_to_sync`, i.e. a new event "
-        "loop and a new Redis connection per call (5.3 ms per publish; 234 publishes/s from 20 threads). It now "
-        "hands the send to one relay loop per process (0.7 ms; 2,400/s).",
-        "- Fixed too: in production mode a websocket with nothing to receive died after ~5 s (redis-py 8 reads "
-        "with a 5 s timeout, the same as channels_redis's blocking pop); `studio/settings.py` now gives the "
-        "layer a 30 s `socket_timeout`.",
+        "CPU, so the tail grows with the number of streaming runs.",
+        "- A lost doorbell costs latency, never a message. The run page asks again after 15 s without news, "
+        "and so does the benchmark's client (column \"resumes\").",
         "",
     ]
     return "\n".join(lines)
@@ -162,22 +172,20 @@ def concurrent_notes(rows: list[dict]) -> str:
     low, high = min(per_call), max(per_call)
     first = done[0]
     demand = first["runs"] / first["latency_s"]
+    rss = max(r["worker_rss_peak_mib"] for r in done)
     return f"""What limits it:
 
-- CPU. The workers spent {low:.0f}–{high:.0f} ms of CPU per model call (the largest parts: the OpenAI
-  SDK building each request and parsing every streamed chunk; a new SDK client, hence a new TLS
-  context, for every run, ~30 ms even for an http:// endpoint; two short transactions per step; the
-  relay). A process runs Python on one core at a time, so one process completes at most
-  ~{1000 / low:.0f} model calls per second; more slots than that keeps busy only add contention. The fake
-  LLM server, PostgreSQL and Redis share the same 2 cores ("host CPU busy"), so a second worker
-  process gains little here.
-- All {first['runs']} runs at once would mean ~{demand:.0f} model calls per second, about
-  {demand * low / 1000:.0f} cores for the workers alone, and one PostgreSQL connection per running run
-  (this server allows 100, shared with other work). On this host the "all at once" target is out
-  of reach; raising it needs cheaper turns (reusing SDK clients per process, a connection pool
-  released between steps) and more cores or worker hosts, not worker settings.
-- Memory: the peak worker RSS was {max(r["worker_rss_peak_mib"] for r in done):.0f} MiB
-  ({"within" if max(r["worker_rss_peak_mib"] for r in done) <= 1024 else "over"} the 1 GiB target).
+- CPU. The workers spent {low:.0f}–{high:.0f} ms of CPU per model call. The largest parts are the OpenAI
+  SDK building each request and parsing every streamed chunk, one short transaction per step, and
+  the relay. SDK clients are shared per process and model options, so a run builds no HTTP client
+  or TLS context of its own. A process runs Python on one core at a time, so one process completes
+  at most ~{1000 / low:.0f} model calls per second. Past that, more slots only add contention. The
+  fake LLM server, PostgreSQL and Redis share the same 2 cores ("host CPU busy").
+- Running all {first['runs']} runs at once would mean ~{demand:.0f} model calls per second, about
+  {demand * low / 1000:.0f} cores for the workers alone. That is out of reach on this host, so "all at
+  once" needs more cores or worker hosts, not worker settings. Database connections do not limit it:
+  a run hands its pooled connection back between steps, so it holds none while it waits for its model.
+- Memory: the peak worker RSS was {rss:.0f} MiB ({"within" if rss <= 1024 else "over"} the 1 GiB target).
 """
 
 
@@ -223,13 +231,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one configuration of each; do not write the document")
     args = parser.parse_args()
-    pool = importlib.util.find_spec("psycopg_pool") is not None
     viewers = RELAY_VIEWERS[:1] if args.quick else RELAY_VIEWERS
-    relay_rows = [run("relay_latency.py", runs=n, **RELAY) for n in viewers]
-    if pool and not args.quick:
-        relay_rows += [run("relay_latency.py", runs=n, **RELAY, **{"db-pool": True}) for n in viewers]
+    relay_rows = [run("relay_latency.py", runs=n, **_relay_options(n)) for n in viewers]
+    if not args.quick:  # the same with the pool off, for comparison
+        relay_rows.append(run("relay_latency.py", runs=1, **_relay_options(1), **{"no-db-pool": True}))
     for row in relay_rows:
-        row.setdefault("db_pool", False)
+        row.setdefault("db_pool", "no_db_pool" not in row)
     slots = CONCURRENT_SLOTS[:1] if args.quick else CONCURRENT_SLOTS
     concurrent_rows = [run("concurrent_runs.py", workers=w, concurrency=c, **CONCURRENT) for w, c in slots]
     text = (relay_section(relay_rows) + "\n" + relay_notes(relay_rows) + "\n"
