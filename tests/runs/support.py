@@ -20,7 +20,8 @@ from tests.plugins.processes import remove_queue
 from tests.studio.crews_support import make_agent, make_model, replay_model, workspace_of
 
 __all__ = ["Background", "fake_llm_crew", "human_crew", "make_agent", "make_model", "replay_model",
-           "transcript", "wait_until", "workspace_of", "execute_here", "queued_tasks", "remove_queue"]
+           "transcript", "wait_until", "workspace_of", "execute_here", "queued_tasks", "remove_queue",
+           "waiting_team_run"]
 
 
 def fake_llm_crew(workspace: Any, user: Any, fake_llm: Any, *, name: str = "Counter", limit: int = 3,
@@ -84,6 +85,20 @@ def execute_here(run: Run, **kwargs: Any) -> str:
     from workers.runloop import execute
 
     return execute(run.public_id, worker=kwargs.pop("worker", "test-thread"), **kwargs)
+
+
+def waiting_team_run(owner: Any, member: Any, role: str) -> tuple[Any, Run]:
+    """A team where `owner` owns and `member` has `role`, and a run of the owner's human crew
+    that now waits for its person (seq 1..2 saved)."""
+    from studio.runs import services
+    from tests.factories import WorkspaceFactory, add_member
+
+    team = WorkspaceFactory()
+    add_member(team, owner, "owner")
+    add_member(team, member, role)
+    run = services.start_run(human_crew(team, owner), user=owner, dispatch=False)
+    execute_here(run)
+    return team, Run.objects.get(pk=run.pk)
 
 
 class Background:

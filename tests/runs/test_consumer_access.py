@@ -6,22 +6,14 @@ from __future__ import annotations
 from asgiref.sync import async_to_sync, sync_to_async
 
 from studio.accounts.models import Membership
-from studio.runs import services
-from studio.runs.models import Run
-from tests.factories import WorkspaceFactory, add_member
-from tests.runs.support import execute_here, human_crew
+from tests.runs.support import waiting_team_run
 from workers import relay
 
 REPLY_FORM = 'name="action" value="reply"'
 
 
 def test_a_demoted_runner_loses_the_reply_form_and_a_removed_member_the_socket(ws_client, alice, bob):
-    team = WorkspaceFactory()
-    add_member(team, alice, "owner")
-    add_member(team, bob, "runner")
-    run = services.start_run(human_crew(team, alice), user=alice, dispatch=False)
-    execute_here(run)
-    run = Run.objects.get(pk=run.pk)
+    team, run = waiting_team_run(alice, bob, "runner")
     group = relay.group_for_run(run.public_id)
     status = {"type": "run.status", "run": str(run.public_id), "status": run.status, "seq": run.last_seq}
     tokens = {"type": "run.tokens", "run": str(run.public_id), "agent": "helper", "text": "Idea"}

@@ -2,8 +2,8 @@
 needs share one `database_sync_to_async` call (one wait for the consumers' database thread). The
 re-check stays in that call, so an event that finds access gone closes the socket instead.
 
-Hops are counted where channels runs them (DatabaseSyncToAsync.thread_handler, wrapped so the
-real call still happens); both run sockets, the member's and a share link's, go through it."""
+Hops are counted where channels runs them (the `db_thread` fixture wraps channels'
+DatabaseSyncToAsync.thread_handler; the real call still happens); both run sockets, the member's and a share link's, go through it."""
 
 from __future__ import annotations
 
@@ -12,30 +12,14 @@ import re
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.db import DatabaseSyncToAsync
 from django.utils import timezone
 
 from studio.accounts.models import Membership
-from studio.runs import services, sharing
-from studio.runs.models import Message, Run, RunStatus
+from studio.runs import sharing
+from studio.runs.models import Message, RunStatus
 from studio.runs.sharing import RunShare
-from tests.factories import WorkspaceFactory, add_member
-from tests.runs.support import execute_here, human_crew
+from tests.runs.support import waiting_team_run
 from workers import relay
-
-
-@pytest.fixture
-def hops(monkeypatch) -> list[str]:
-    """Names of the functions consumers ran in the database thread, in order."""
-    calls: list[str] = []
-    real = DatabaseSyncToAsync.thread_handler
-
-    def counted(self, loop, *args, **kwargs):
-        calls.append(getattr(self.func, "__name__", repr(self.func)))
-        return real(self, loop, *args, **kwargs)
-
-    monkeypatch.setattr(DatabaseSyncToAsync, "thread_handler", counted)
-    return calls
 
 
 def seqs(frame: str) -> list[int]:
@@ -43,13 +27,9 @@ def seqs(frame: str) -> list[int]:
 
 
 @pytest.mark.parametrize("through", ["membership", "share link"])
-def test_every_event_is_one_hop_and_still_checks_access(ws_client, alice, bob, hops, through):
-    team = WorkspaceFactory()
-    add_member(team, alice, "owner")
-    add_member(team, bob, "runner")
-    run = services.start_run(human_crew(team, alice), user=alice, dispatch=False)
-    execute_here(run)
-    run = Run.objects.get(pk=run.pk)
+def test_every_event_is_one_hop_and_still_checks_access(ws_client, alice, bob, db_thread, through):
+    hops = db_thread.calls
+    team, run = waiting_team_run(alice, bob, "runner")
     assert run.status == RunStatus.AWAITING_INPUT and run.last_seq == 2
     if through == "membership":
         path, user = f"/ws/runs/{run.public_id}/", bob

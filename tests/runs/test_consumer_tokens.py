@@ -10,44 +10,27 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.db import DatabaseSyncToAsync
 
 from studio.accounts.models import Membership
-from studio.runs import services
-from studio.runs.models import Message, Run
-from tests.factories import WorkspaceFactory, add_member
-from tests.runs.support import execute_here, human_crew
+from studio.runs.models import Message
+from tests.runs.support import waiting_team_run
 from workers import relay
 
 HOP_SECONDS = 0.05
 
 
 @pytest.fixture
-def slow_hops(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    real = DatabaseSyncToAsync.thread_handler
-
-    def slowed(self, loop, *args, **kwargs):
-        calls.append(getattr(self.func, "__name__", repr(self.func)))
-        time.sleep(HOP_SECONDS)
-        return real(self, loop, *args, **kwargs)
-
-    monkeypatch.setattr(DatabaseSyncToAsync, "thread_handler", slowed)
-    return calls
+def slow_hops(db_thread) -> list[str]:
+    db_thread.delay = HOP_SECONDS
+    return db_thread.calls
 
 
 @pytest.fixture
 def waiting_run(alice, bob):
-    team = WorkspaceFactory()
-    add_member(team, alice, "owner")
-    add_member(team, bob, "viewer")
-    run = services.start_run(human_crew(team, alice), user=alice, dispatch=False)
-    execute_here(run)
-    return team, Run.objects.get(pk=run.pk)
+    return waiting_team_run(alice, bob, "viewer")
 
 
 def texts(frame: str) -> str:
