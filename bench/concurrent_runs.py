@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import Stack, cpu_seconds, host_cpu, machine, rss_bytes  # noqa: E402
+from bench.stack import Stack, cpu_seconds, env_option, host_cpu, machine, rss_bytes  # noqa: E402
 
 REPLY = "Noted, here is the next step of the plan."
 
@@ -80,7 +80,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def measure(args: argparse.Namespace) -> dict:
     rules = [{"text": REPLY, "delay": args.latency}]
-    env = dict(item.split("=", 1) for item in args.env)
+    env = dict(args.env)
     with Stack(workers=args.workers, concurrency=args.concurrency, llm_rules=rules, env=env) as stack:
         from django.db import connection
 
@@ -148,11 +148,8 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=5, help="model calls per run")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="threads per worker process (Parley's default: 8)")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="an extra environment variable for the processes it starts (repeatable)")
+    env_option(parser)
     args = parser.parse_args()
-    if any("=" not in item for item in args.env):
-        parser.error("--env takes NAME=VALUE")
     if args.turns < 1 or args.runs < 1:
         parser.error("--turns and --runs must be at least 1")
     print(json.dumps(measure(args)))

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.concurrent_runs import make_crew, percentile  # noqa: E402
-from bench.stack import Stack, cpu_seconds, host_cpu, machine  # noqa: E402
+from bench.stack import Stack, cpu_seconds, env_option, host_cpu, machine  # noqa: E402
 
 SEQ = re.compile(r'data-seq="(\d+)"')
 QUIET_SECONDS = 15.0  # as static/js/run.js
@@ -75,7 +75,7 @@ async def watch(url: str, origin: str, cookie: str, ready: asyncio.Event,
 
 def measure(args: argparse.Namespace) -> dict:
     rules = [{"text": REPLY, "delay": args.latency, "chunk_delay": args.chunk_delay}]
-    env = dict(item.split("=", 1) for item in args.env)
+    env = dict(args.env)
     if args.no_db_pool:
         env["PARLEY_DB_POOL_SIZE"] = "0"
     with Stack(workers=1, concurrency=args.concurrency, llm_rules=rules, serve=True, env=env) as stack:
@@ -154,11 +154,8 @@ def main() -> None:
     parser.add_argument("--no-db-pool", action="store_true",
                         help="turn the PostgreSQL connection pool off (PARLEY_DB_POOL_SIZE=0), for comparison")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of --runs runs, one after another, pooled")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="an extra environment variable for the processes it starts (repeatable)")
+    env_option(parser)
     args = parser.parse_args()
-    if any("=" not in item for item in args.env):
-        parser.error("--env takes NAME=VALUE")
     if args.runs < 1 or args.turns < 1:
         parser.error("--runs and --turns must be at least 1")
     print(json.dumps(measure(args)))

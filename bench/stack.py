@@ -38,6 +38,19 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def env_option(parser: Any) -> None:
+    """`--env NAME=VALUE` (repeatable): extra environment for every process a Stack starts."""
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", type=_name_value,
+                        help="an extra environment variable for the processes it starts (repeatable)")
+
+
+def _name_value(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name:
+        raise ValueError(item)  # argparse reports it as an invalid --env value
+    return name, value
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
