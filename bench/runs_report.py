@@ -134,13 +134,10 @@ def relay_notes(rows: list[dict]) -> str:
     pooled, plain = _best(rows, runs=1, db_pool=True), _best(rows, runs=1, db_pool=False)
     lines = ["What limits it:", ""]
     lines.append(
-        "- The first message of each run. With one viewer, messages after the first arrive in about 10 ms; "
-        "the first arrives about 60–80 ms after it is saved, and that is most of the p99. The cause is "
-        "channels_redis's pub/sub receive loop, which sleeps 100 ms at a time while its process is "
-        "subscribed to nothing. Between rounds this server has no socket, and each round dispatches its "
-        "runs the moment its viewers have joined. Checked: with 0.3 s between joining and dispatch, the "
-        "first message's median fell from 77 ms to 9 ms. The fix is for the next change: keep every server "
-        "process subscribed from startup.")
+        "- No first-message delay: every server process keeps one Redis subscription of its own from "
+        "startup (studio/lifespan.py). Without it, channels_redis's pub/sub receive loop sleeps 100 ms at "
+        "a time while its process is subscribed to nothing, and a run's first message after a quiet spell "
+        "arrived 60–80 ms late, which was most of the one-viewer p99.")
     lines.append(
         "- The consumer's database work. For each doorbell the run consumer makes one "
         "`database_sync_to_async` hop (the access re-check and the new rows together), and Channels "

@@ -1,7 +1,7 @@
 """The ASGI application: Django for HTTP, Channels consumers for websockets.
 
 Production runs `uvicorn studio.asgi:application`; embedded mode runs the same object through
-`manage.py serve`.
+`manage.py serve`. Both run its lifespan protocol (studio/lifespan.py).
 """
 
 import os
@@ -24,11 +24,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from studio.lifespan import lifespan_app  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "lifespan": lifespan_app,
     }
 )

@@ -73,7 +73,7 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         relay.register_server_loop(loop)
         try:
-            config = uvicorn.Config("studio.asgi:application", host=host, port=port, lifespan="off", log_level=log_level)
+            config = uvicorn.Config("studio.asgi:application", host=host, port=port, lifespan="on", log_level=log_level)
             server = uvicorn.Server(config)
             self.stdout.write(f"Parley ({settings.PARLEY_MODE} mode) at {base_url}/")
             self.stdout.write(hint)
