@@ -1,10 +1,11 @@
 """The worker's side of a run in the database: claim it, save each step, end it.
 
 Ownership is a lease: `claim_run` puts a fresh token on the run with one conditional UPDATE, and
-every later write checks that token (and the transcript length it expects) under a row lock. A
-worker that lost its run (taken over after its heartbeat went stale) therefore cannot write a
-single row more, so a resumed run never holds a message twice. Each transaction is short: none
-is ever open across an LLM call.
+every later write is a conditional UPDATE on that token and the transcript length it expects
+(the row lock it takes is held until the step's messages are in). A worker that lost its run
+(taken over after its heartbeat went stale) therefore cannot write a single row more, so a
+resumed run never holds a message twice. Each transaction is short: none is ever open across an
+LLM call.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Claim:
     task: str
     worker: str
     recovered: bool
+    # Per-agent totals as saved; only the lease holder writes them, so the claim keeps them.
+    usage_by_agent: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -122,24 +125,19 @@ def claim_run(public_id: UUID | str, worker: str) -> Claim | None:
             recovered = bool(taken)
         if not taken:
             return None
-        row = runs.values("pk", "public_id", "last_seq", "crew_snapshot", "engine_state", "task").get()
+        row = runs.values("pk", "public_id", "last_seq", "crew_snapshot", "engine_state", "task",
+                          "usage_by_agent").get()
     return Claim(pk=row["pk"], public_id=row["public_id"], lease=lease, last_seq=row["last_seq"],
                  crew_snapshot=row["crew_snapshot"], engine_state=row["engine_state"], task=row["task"],
-                 worker=worker, recovered=recovered)
+                 worker=worker, recovered=recovered, usage_by_agent=row["usage_by_agent"] or {})
 
 
-def _locked_row(claim: Claim) -> dict[str, Any]:
-    row = (
-        Run.objects.select_for_update()
-        .filter(pk=claim.pk)
-        .values("lease", "last_seq", "status", "cancel_requested", "usage_by_agent")
-        .first()
-    )
-    if row is None or row["lease"] != claim.lease or row["status"] != RunStatus.RUNNING:
-        raise LostLease(f"run {claim.public_id} is no longer held by this worker")
-    if row["last_seq"] != claim.last_seq:
-        raise LostLease(f"run {claim.public_id} has seq {row['last_seq']}, this worker expected {claim.last_seq}")
-    return row
+def _lost(claim: Claim) -> LostLease:
+    """Why a conditional write matched nothing (read only on this rare path)."""
+    row = Run.objects.filter(pk=claim.pk).values("lease", "last_seq", "status").first()
+    if row is not None and row["lease"] == claim.lease and row["status"] == RunStatus.RUNNING:
+        return LostLease(f"run {claim.public_id} has seq {row['last_seq']}, this worker expected {claim.last_seq}")
+    return LostLease(f"run {claim.public_id} is no longer held by this worker")
 
 
 def _merged_usage(current: dict, usage: list[UsageDraft]) -> dict:
@@ -170,35 +168,43 @@ def save_step(claim: Claim, outcome: StepOutcome) -> Saved:
     Decides the run's status too: completed when the chat ended; awaiting_input when it waits for
     a person; cancelled when a cancel arrived meanwhile (the transcript so far is kept). Raises
     LostLease, writing nothing, when the run is no longer this claim's.
+
+    The run row is written by one UPDATE conditional on the lease and the expected seq, so the
+    usual step costs that UPDATE and the messages' INSERT; the cancelled variant is tried only
+    when the first one matched nothing.
     """
     now = timezone.now()
-    with transaction.atomic():
-        row = _locked_row(claim)
-        first_seq, last_seq = claim.last_seq + 1, claim.last_seq + len(outcome.drafts)
-        fields: dict[str, Any] = {"engine_state": outcome.state, "last_seq": last_seq, "heartbeat_at": now}
-        if outcome.usage:
-            fields.update(
-                prompt_tokens=F("prompt_tokens") + sum(u.prompt_tokens for u in outcome.usage),
-                completion_tokens=F("completion_tokens") + sum(u.completion_tokens for u in outcome.usage),
-                cost=F("cost") + sum(u.cost for u in outcome.usage),
-                usage_by_agent=_merged_usage(row["usage_by_agent"], outcome.usage),
-            )
-        if outcome.round is not None:
-            fields["round"] = outcome.round
+    first_seq, last_seq = claim.last_seq + 1, claim.last_seq + len(outcome.drafts)
+    fields: dict[str, Any] = {"engine_state": outcome.state, "last_seq": last_seq, "heartbeat_at": now}
+    usage_by_agent = claim.usage_by_agent
+    if outcome.usage:
+        usage_by_agent = _merged_usage(claim.usage_by_agent, outcome.usage)
+        fields.update(
+            prompt_tokens=F("prompt_tokens") + sum(u.prompt_tokens for u in outcome.usage),
+            completion_tokens=F("completion_tokens") + sum(u.completion_tokens for u in outcome.usage),
+            cost=F("cost") + sum(u.cost for u in outcome.usage),
+            usage_by_agent=usage_by_agent,
+        )
+    if outcome.round is not None:
+        fields["round"] = outcome.round
+    if outcome.finished is not None:
+        status = RunStatus.COMPLETED
+        fields.update(finish_reason=str(outcome.finished.get("reason") or "")[:300],
+                      summary=_text(outcome.finished.get("summary")))
+    elif outcome.request is not None:
+        status = RunStatus.AWAITING_INPUT
+    else:
         status = RunStatus.RUNNING
-        if outcome.finished is not None:
-            status = RunStatus.COMPLETED
-            fields.update(finish_reason=str(outcome.finished.get("reason") or "")[:300],
-                          summary=_text(outcome.finished.get("summary")))
-        elif row["cancel_requested"]:
+    held = Run.objects.filter(pk=claim.pk, lease=claim.lease, status=RunStatus.RUNNING, last_seq=claim.last_seq)
+    with transaction.atomic():
+        # A finished chat ends as completed even if a cancel arrived during its last step.
+        taken = (held if status == RunStatus.COMPLETED else held.filter(cancel_requested=False)).update(
+            **fields, **_ending(status, now))
+        if not taken and status != RunStatus.COMPLETED:
             status = RunStatus.CANCELLED
-        elif outcome.request is not None:
-            status = RunStatus.AWAITING_INPUT
-        if status != RunStatus.RUNNING:
-            fields.update(status=status, lease=None)
-            if status != RunStatus.AWAITING_INPUT:
-                fields["finished_at"] = now
-        Run.objects.filter(pk=claim.pk).update(**fields)
+            taken = held.filter(cancel_requested=True).update(**fields, **_ending(status, now))
+        if not taken:
+            raise _lost(claim)
         Message.objects.bulk_create(
             [_message_row(claim.pk, seq, draft) for seq, draft in enumerate(outcome.drafts, start=first_seq)]
         )
@@ -211,7 +217,17 @@ def save_step(claim: Claim, outcome: StepOutcome) -> Saved:
                 prompt=str(asked.get("prompt") or ""), choices=asked.get("choices"), after_seq=last_seq,
             )
     claim.last_seq = last_seq
+    claim.usage_by_agent = usage_by_agent
     return Saved(status=status, first_seq=first_seq, last_seq=last_seq, request=request)
+
+
+def _ending(status: str, now: Any) -> dict[str, Any]:
+    """The fields that end the lease for a run leaving `running` (none while it keeps running)."""
+    if status == RunStatus.RUNNING:
+        return {}
+    if status == RunStatus.AWAITING_INPUT:
+        return {"status": status, "lease": None}
+    return {"status": status, "lease": None, "finished_at": now}
 
 
 def _text(value: Any) -> str:
@@ -230,9 +246,7 @@ def _message_row(run_pk: int, seq: int, draft: MessageDraft) -> Message:
 
 
 def _end(claim: Claim, status: str, **fields: Any) -> bool:
-    fields.update(status=status, lease=None)
-    if status != RunStatus.AWAITING_INPUT:
-        fields["finished_at"] = timezone.now()
+    fields.update(_ending(status, timezone.now()))
     return bool(Run.objects.filter(pk=claim.pk, lease=claim.lease, status=RunStatus.RUNNING).update(**fields))
 
 

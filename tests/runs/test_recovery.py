@@ -3,6 +3,7 @@ step. (tests/runs/test_production.py SIGKILLs real worker processes.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -76,6 +77,9 @@ def test_a_redelivered_task_takes_over_a_stale_run_directly(alice, fake_llm, fas
     run.refresh_from_db()
     assert (run.recoveries, run.last_seq) == (1, 6)
     assert [row[0] for row in transcript(run)] == list(range(1, 7))
+    # Per-agent totals carry over from the first worker's saved steps to the second's.
+    replies = [row for row in transcript(run) if row[2] == "counter"]
+    assert run.usage_by_agent["counter"]["calls"] == len(replies) == 3
 
 
 def test_a_worker_that_lost_its_run_cannot_write_to_it(alice, fake_llm, fast_recovery):
@@ -94,6 +98,12 @@ def test_a_worker_that_lost_its_run_cannot_write_to_it(alice, fake_llm, fast_rec
     assert (saved.first_seq, saved.last_seq, saved.status) == (1, 1, RunStatus.RUNNING)
     assert transcript(run) == [(1, "text", "x", "late")]
     assert Run.objects.get(pk=run.pk).worker == "worker two"
+
+    # The lease holder itself, with a stale idea of the transcript, cannot write either.
+    behind = dataclasses.replace(second, last_seq=0)
+    with pytest.raises(persistence.LostLease, match="has seq 1, this worker expected 0"):
+        persistence.save_step(behind, step)
+    assert transcript(run) == [(1, "text", "x", "late")]
 
 
 def test_heartbeats_keep_a_long_step_alive(alice, fake_llm, fast_recovery):
