@@ -173,12 +173,13 @@ def concurrent_notes(rows: list[dict]) -> str:
     rss = max(r["worker_rss_peak_mib"] for r in done)
     return f"""What limits it:
 
-- CPU. The workers spent {low:.0f}–{high:.0f} ms of CPU per model call. The largest parts are the OpenAI
-  SDK building each request and parsing every streamed chunk, one short transaction per step (a
-  conditional UPDATE of the run on its lease and the messages' INSERT), and the relay. SDK clients are shared per process and model options, so a run builds no HTTP client
-  or TLS context of its own. A process runs Python on one core at a time, so one process completes
-  at most ~{1000 / low:.0f} model calls per second. Past that, more slots only add contention. The
-  fake LLM server, PostgreSQL and Redis share the same 2 cores ("host CPU busy").
+- CPU. The workers spent {low:.0f}–{high:.0f} ms of CPU per model call. The largest parts are the
+  OpenAI SDK building each request and parsing every streamed chunk, one short transaction per step
+  (a conditional UPDATE of the run on its lease and the messages' INSERT), and the relay. SDK
+  clients are shared per process and model options, so a run builds no HTTP client or TLS context of
+  its own. A process runs Python on one core at a time, so one process completes at most
+  ~{1000 / low:.0f} model calls per second. Past that, more slots only add contention. The fake LLM
+  server, PostgreSQL and Redis share the same 2 cores ("host CPU busy").
 - Running all {first['runs']} runs at once would mean ~{demand:.0f} model calls per second, about
   {demand * low / 1000:.0f} cores for the workers alone. That is out of reach on this host, so "all at
   once" needs more cores or worker hosts, not worker settings. Database connections do not limit it:
