@@ -63,10 +63,11 @@ def main() -> None:
     )
     doc = f"""# Benchmarks
 
-Latest run: {datetime.date.today().isoformat()} on {machine()}.
-Run with `make bench` (`bench/run.sh`).
+Run with `make bench` (`bench/run.sh`). Each section names the date and machine of its latest run.
 
 ## Engine overhead per turn
+
+Measured {datetime.date.today().isoformat()} on {machine()}.
 
 The same AutoGen-style script (`bench/engine_turns.py`) runs on Parley's engine and on the
 reference AG2-classic engine (`autogen=={ref_version}`, installed only in the benchmark's own
